@@ -1,0 +1,27 @@
+# deeppp workflow: generation -> reconstruction -> ml -> firmware -> report.
+#   snakemake --cores 2                                  full reproduction on config/default.yaml
+#   snakemake --cores 2 generation                       rerun a single stage (also: reconstruction, ml, firmware, report)
+#   snakemake --configfile config/paper.yaml --profile profiles/slurm     the reference scale on a cluster
+from deeppp.config import ConfigError, validate_config
+
+configfile: "config/default.yaml"
+
+
+try:
+    # One schema for workflow and CLIs: unknown keys, wrong types and bad ranges stop here,
+    # before any job starts, with a one-line message naming the key.
+    config.update(validate_config(dict(config), source="config"))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+RESULTS = config["results_dir"]
+
+
+include: "rules/common.smk"
+include: "rules/generation.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.generation.input,
