@@ -1,0 +1,1 @@
+"""deeppp stage: firmware."""
