@@ -1,0 +1,153 @@
+"""Saving and loading trained taggers: the ml -> firmware contract (``docs/data_contracts.md``).
+
+A model file is ``torch.save`` of a plain dict (tensors, lists, strings, numbers only), so it loads
+with ``weights_only=True`` and never executes code from the file. The network is always a plain
+``nn.Sequential(Linear, ReLU, ..., Linear)``: AutoPruner gates are folded into the weights before
+saving, so the firmware stage sees an ordinary, smaller dense network.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deeppp.atomic import atomic_path
+from deeppp.rootio import InputFileError
+
+#: Keys every model file holds (docs/data_contracts.md, "ml -> firmware").
+MODEL_KEYS = ("layout", "state_dict", "feature_names", "feature_mean", "feature_std", "provenance")
+#: Marks the dict as a deeppp tagger, so an arbitrary torch file is rejected with a clear message.
+FORMAT_TAG = "deeppp-tagger-v1"
+
+
+def sequential_layout(sequential: nn.Sequential) -> list[int]:
+    """Layer widths ``[n_in, n_hidden..., n_out]`` of a plain Linear/ReLU stack."""
+    linears = [m for m in sequential if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("network has no Linear layer")
+    for module in sequential:
+        if not isinstance(module, nn.Linear | nn.ReLU):
+            raise ValueError(f"only Linear and ReLU layers can be saved, found {type(module).__name__}")
+    layout = [linears[0].in_features]
+    for previous, layer in itertools.pairwise(linears):
+        if layer.in_features != previous.out_features:
+            raise ValueError("consecutive Linear layers do not chain")
+    layout += [layer.out_features for layer in linears]
+    return layout
+
+
+def build_sequential(layout: Sequence[int]) -> nn.Sequential:
+    """A plain ``Linear, ReLU, ..., Linear`` network with the given widths (output is a logit)."""
+    if len(layout) < 2 or any(int(w) < 1 for w in layout):
+        raise ValueError(f"invalid layout {list(layout)}")
+    modules: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(layout)):
+        modules.append(nn.Linear(int(n_in), int(n_out)))
+        if i < len(layout) - 2:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    sequential: nn.Sequential,
+    feature_names: Sequence[str],
+    feature_mean: Sequence[float] | torch.Tensor,
+    feature_std: Sequence[float] | torch.Tensor,
+    provenance: dict[str, Any],
+) -> None:
+    """Write a trained tagger atomically; identical inputs give identical bytes.
+
+    ``torch.save`` into a memory buffer first (its zip writer records the archive name, which must
+    not be the random temporary file name), then the bytes go to a temporary file renamed into place.
+    """
+    layout = sequential_layout(sequential)
+    names = [str(n) for n in feature_names]
+    mean = torch.as_tensor(feature_mean, dtype=torch.float32).detach().cpu().clone().reshape(-1)
+    std = torch.as_tensor(feature_std, dtype=torch.float32).detach().cpu().clone().reshape(-1)
+    if not (len(names) == layout[0] == mean.numel() == std.numel()):
+        raise ValueError(
+            f"{len(names)} feature names, mean of {mean.numel()}, std of {std.numel()} "
+            f"for a network with {layout[0]} inputs"
+        )
+    if not bool(torch.all(std > 0)):
+        raise ValueError("feature_std must be positive")
+    state = {
+        # Keys of nn.Sequential are "0.weight", "2.bias", ...; rebuilt identically on load.
+        key: value.detach().cpu().clone().contiguous()
+        for key, value in sequential.state_dict().items()
+    }
+    payload = {
+        "format": FORMAT_TAG,
+        "layout": layout,
+        "state_dict": state,
+        "feature_names": names,
+        "feature_mean": mean,
+        "feature_std": std,
+        "provenance": provenance,
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[nn.Sequential, dict[str, Any]]:
+    """Read a model file, check it is a deeppp tagger, and rebuild the network (eval mode).
+
+    Returns ``(sequential, meta)`` where ``meta`` holds ``layout``, ``feature_names``,
+    ``feature_mean``, ``feature_std`` (float32 tensors) and ``provenance``. Any problem raises
+    :class:`deeppp.rootio.InputFileError` naming the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p}: model file does not exist")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for truncated/foreign files
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        raise InputFileError(f"{p}: not a readable torch file ({type(err).__name__}: {first_line})") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_TAG:
+        raise InputFileError(f"{p}: not a deeppp model file (no '{FORMAT_TAG}' format tag)")
+    missing = [key for key in MODEL_KEYS if key not in payload]
+    if missing:
+        raise InputFileError(f"{p}: deeppp model file lacks keys {missing}")
+    layout = payload["layout"]
+    try:
+        sequential = build_sequential(layout)
+        sequential.load_state_dict(payload["state_dict"], strict=True)
+    except (ValueError, RuntimeError, TypeError) as err:
+        raise InputFileError(f"{p}: state_dict does not match layout {layout} ({err})") from err
+    names = list(payload["feature_names"])
+    mean = torch.as_tensor(payload["feature_mean"], dtype=torch.float32)
+    std = torch.as_tensor(payload["feature_std"], dtype=torch.float32)
+    if not (len(names) == layout[0] == mean.numel() == std.numel()):
+        raise InputFileError(f"{p}: feature names/standardisation do not match {layout[0]} inputs")
+    if not all(math.isfinite(float(v)) for v in torch.cat([mean, std])):
+        raise InputFileError(f"{p}: non-finite standardisation constants")
+    sequential.eval()
+    meta = {
+        "layout": list(layout),
+        "feature_names": names,
+        "feature_mean": mean,
+        "feature_std": std,
+        "provenance": payload["provenance"],
+    }
+    return sequential, meta
+
+
+def predict_logits(
+    sequential: nn.Sequential, meta: dict[str, Any], features: torch.Tensor
+) -> torch.Tensor:
+    """Logits of raw (unstandardised) ``features`` ordered as ``meta['feature_names']``."""
+    x = (features.to(torch.float32) - meta["feature_mean"]) / meta["feature_std"]
+    with torch.no_grad():
+        return sequential(x).reshape(-1)
