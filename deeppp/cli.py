@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from collections.abc import Callable
 
 from deeppp import DeepppError
@@ -11,11 +12,23 @@ from deeppp import DeepppError
 USAGE_ERROR = 2
 
 
-def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
-    """Run ``main(argv)``; print a :class:`DeepppError` as ``<prog>: error: <message>``."""
+def run_cli(
+    main: Callable[[list[str] | None], int | None],
+    prog: str | None = None,
+    argv: list[str] | None = None,
+) -> int:
+    """Run ``main(argv)``; print a :class:`DeepppError` as ``<prog>: error: <message>``.
+
+    ``prog`` should match the argparse ``prog`` so both kinds of error read the same; by default
+    it is ``python -m <package>`` for a package's ``__main__``.
+    """
     try:
         return int(main(argv) or 0)
     except DeepppError as err:
-        prog = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "deeppp"
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"{prog or _default_prog()}: error: {err}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def _default_prog() -> str:
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("deeppp")
+    return f"python -m {script.parent.name}" if script.name == "__main__.py" else script.name

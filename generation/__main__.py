@@ -1,0 +1,3 @@
+from generation.cli import entry_point
+
+entry_point()

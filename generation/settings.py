@@ -1,0 +1,75 @@
+"""Pythia 8 settings for the two processes of the benchmark, and per-chunk seeds.
+
+Signal is g b -> H b with H -> b bbar (``HiggsSM:qg2Hq``); that switch also produces
+c g -> H c (a few per cent), which :mod:`generation.events` vetoes on the incoming quark flavour.
+Background is QCD 2 -> 2 (``HardQCD:all``). Both are generated above the same ``pTHatMin`` so the
+large-R jets of both populate the same boosted regime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from deeppp import DeepppError
+
+PROCESSES = ("signal", "background")
+
+#: Pythia's accepted seed range is 1..900000000.
+_MAX_PYTHIA_SEED = 900_000_000
+
+PROCESS_SETTINGS: dict[str, tuple[str, ...]] = {
+    "signal": (
+        "HiggsSM:qg2Hq = on",  # q g -> H q, q = b (wanted) or c (vetoed)
+        "25:onMode = off",
+        "25:onIfAny = 5",  # H -> b bbar only
+    ),
+    "background": ("HardQCD:all = on",),
+}
+
+#: Keep Pythia from printing banners, listings and counters into our logs.
+_QUIET_SETTINGS = (
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+    "Next:numberShowLHA = 0",
+    "Init:showProcesses = off",
+    "Init:showMultipartonInteractions = off",
+    "Init:showChangedSettings = off",
+    "Init:showChangedParticleData = off",
+)
+
+
+def chunk_seed(global_seed: int, process: str, chunk: int) -> int:
+    """Pythia seed of one chunk, derived from (global seed, process, chunk).
+
+    A hash rather than ``global_seed + chunk`` so that neighbouring global seeds never share
+    chunks, and signal and background chunks never share a random stream.
+    """
+    digest = hashlib.sha256(f"deeppp/generation/{global_seed}/{process}/{chunk}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") % _MAX_PYTHIA_SEED + 1
+
+
+def pythia_settings(process: str, seed: int, generation_config: dict[str, Any]) -> list[str]:
+    """The complete list of Pythia setting strings for ``process``, in the order they are read.
+
+    ``generation_config`` is the validated ``generation`` section of a deeppp config.
+    """
+    if process not in PROCESS_SETTINGS:
+        raise DeepppError(f"unknown process {process!r} (choose from {', '.join(PROCESSES)})")
+    if not 1 <= seed <= _MAX_PYTHIA_SEED:
+        raise DeepppError(f"seed {seed} outside Pythia's range 1..{_MAX_PYTHIA_SEED}")
+    settings = [
+        f"Beams:eCM = {float(generation_config['sqrt_s_gev'])!r}",
+        f"PhaseSpace:pTHatMin = {float(generation_config['pthat_min_gev'])!r}",
+        *PROCESS_SETTINGS[process],
+    ]
+    tau0_max_mm = generation_config.get("limit_tau0_mm")
+    if tau0_max_mm is not None:
+        # ATLAS generator convention: particles with c*tau0 > 10 mm (K0S, Lambda, ...) are left
+        # undecayed for the detector simulation, as Geant4 would decay them in the tracker.
+        settings += ["ParticleDecays:limitTau0 = on", f"ParticleDecays:tau0Max = {float(tau0_max_mm)!r}"]
+    settings += list(generation_config.get("extra_settings", {}).get(process, []))
+    settings += ["Random:setSeed = on", f"Random:seed = {seed}", *_QUIET_SETTINGS]
+    return settings
