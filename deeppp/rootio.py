@@ -87,16 +87,20 @@ def write_root(
 
     # uproot stores the path it was given in the TFile header; handing it an open file object
     # keeps the random temporary name out of the bytes.
-    with atomic_path(path) as tmp, _frozen_uproot_clock(), open(tmp, "w+b") as sink:
-        with uproot.recreate(
+    with (
+        atomic_path(path) as tmp,
+        _frozen_uproot_clock(),
+        open(tmp, "w+b") as sink,
+        uproot.recreate(
             sink, uuid_function=deterministic_uuid, compression=uproot.ZLIB(compression_level)
-        ) as out:
-            out[PROVENANCE_KEY] = provenance_json
-            for name, branches in trees.items():
-                # Explicit TTree (uproot >= 5.7 would write an RNTuple on plain assignment).
-                arrays = {key: _as_array(value) for key, value in branches.items()}
-                tree = out.mktree(name, {key: _branch_type(value) for key, value in arrays.items()})
-                tree.extend(arrays)
+        ) as out,
+    ):
+        out[PROVENANCE_KEY] = provenance_json
+        for name, branches in trees.items():
+            # Explicit TTree (uproot >= 5.7 would write an RNTuple on plain assignment).
+            arrays = {key: _as_array(value) for key, value in branches.items()}
+            tree = out.mktree(name, {key: _branch_type(value) for key, value in arrays.items()})
+            tree.extend(arrays)
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
