@@ -4,7 +4,11 @@
 #   snakemake --configfile config/paper.yaml --profile profiles/slurm     the reference scale on a cluster
 from deeppp.config import ConfigError, validate_config
 
-configfile: "config/default.yaml"
+# The built-in default applies only when no --configfile is given, so a user's config is used as
+# written (schema defaults fill what it omits) rather than merged with config/default.yaml.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/default.yaml"
 
 
 try:

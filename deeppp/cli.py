@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from deeppp import DeepppError
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``prog: error: ... (see --help)``), like ours."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
 
 #: Exit status for user errors (bad config, bad input file, bad arguments), as argparse uses.
 USAGE_ERROR = 2

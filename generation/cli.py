@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from deeppp.cli import run_cli
+from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config, validate_config
 from generation.generate import generate_chunk
 from generation.settings import PROCESSES, chunk_seed
@@ -14,8 +13,8 @@ from generation.settings import PROCESSES, chunk_seed
 PROG = "python -m generation"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> OneLineArgumentParser:
+    parser = OneLineArgumentParser(
         prog=PROG,
         description=(
             "Generate pp collisions at 14 TeV with Pythia 8 (signal: g b -> H b, H -> b bbar; "
