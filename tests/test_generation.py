@@ -90,7 +90,7 @@ def test_file_is_root_readable_with_shared_counters(signal_events_file):
         tree = f["events"]
         assert tree.classname == "TTree"
         for counter in ("nparticles", "ntruth", "nhadrons"):
-            assert counter in tree.keys()
+            assert counter in tree
         assert tree["particles_px"].count_branch.name == "nparticles"
 
 
