@@ -10,13 +10,17 @@ Also measures the peak resident memory of the CLI generating a 10k-event chunk (
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# This script shares its name with the stage package: keep its own folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import resource
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 from deeppp.config import validate_config
 from generation import generate_chunk, pythia_settings
