@@ -99,15 +99,17 @@ def generate_chunk(
               mininterval=2.0) as bar:
         while n_kept < n_events:
             batch = pythia.nextBatch(min(BATCH_SIZE, n_events - n_kept))
+            collections = extract(batch, species)
             if process == "signal":
-                veto = signal_vetoed(batch)
-                n_vetoed += int(veto.sum())
-                batch = batch[~veto]
-            if len(batch) == 0:
-                continue
-            pieces.append(extract(batch, species))
-            n_kept += len(batch)
-            bar.update(len(batch))
+                # veto on the reduced collections: slicing the full record would copy it
+                keep = ~signal_vetoed(batch)
+                n_vetoed += int((~keep).sum())
+                collections = {name: values[keep] for name, values in collections.items()}
+            n_new = len(collections["particles"])
+            if n_new:
+                pieces.append(collections)
+                n_kept += n_new
+                bar.update(n_new)
 
     collections = {name: ak.concatenate([p[name] for p in pieces]) for name in pieces[0]}
     info = pythia.infoPython()

@@ -76,9 +76,10 @@ def test_b_hadrons_fly_millimetres(signal_events_file):
 
 def test_final_state_conserves_four_momentum_and_charge(signal_events_file):
     events = read_tree(signal_events_file, "events", ["particles_charge"])
-    assert np.allclose(ak.to_numpy(ak.sum(events.particles_px, axis=1)), 0.0, atol=1e-3)
-    assert np.allclose(ak.to_numpy(ak.sum(events.particles_py, axis=1)), 0.0, atol=1e-3)
-    assert np.allclose(ak.to_numpy(ak.sum(events.particles_e, axis=1)), SQRT_S_GEV, rtol=1e-6)
+    # float32 storage: ~500 particles, each rounded at 6e-8 relative precision
+    assert np.allclose(ak.to_numpy(ak.sum(events.particles_px, axis=1)), 0.0, atol=2e-2)
+    assert np.allclose(ak.to_numpy(ak.sum(events.particles_py, axis=1)), 0.0, atol=2e-2)
+    assert np.allclose(ak.to_numpy(ak.sum(events.particles_e, axis=1)), SQRT_S_GEV, rtol=1e-5)
     # two protons in, so the final-state charge sum is +2 (checks the particleData charge map)
     assert np.all(ak.to_numpy(ak.sum(events.particles_charge, axis=1)) == pytest.approx(2.0))
 
