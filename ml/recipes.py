@@ -1,0 +1,248 @@
+"""How each kind of model is trained: plain, AutoPruner, retrained from scratch, prune/train/repeat.
+
+Every recipe returns a :class:`TrainedTagger`: the plain ``nn.Sequential`` that is saved, the
+features it uses with their standardisation, and what the training cost (epochs, jet passes,
+wall time) so the studies can compare methods on equal terms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ml.autopruner import PrunerSchedule, make_groups
+from ml.dataset import JetSample, Standardisation
+from ml.gates import GatedTagger, extract_sequential
+from ml.settings import (
+    MLSettings,
+    ModelSpec,
+    check_group_budget,
+    full_multiplications,
+    hidden_nodes_for_percent,
+)
+from ml.training import FitResult, Tensors, configure_torch, fit
+
+
+@dataclass
+class TrainedTagger:
+    """A finished model plus its training record."""
+
+    sequential: nn.Sequential
+    feature_names: list[str]
+    standardisation: Standardisation
+    fits: list[FitResult]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return sum(f.epochs_run for f in self.fits)
+
+    @property
+    def jet_passes(self) -> int:
+        return sum(f.jet_passes for f in self.fits)
+
+    @property
+    def wall_time_s(self) -> float:
+        return sum(f.wall_time_s for f in self.fits)
+
+
+def _tensors(samples: dict[str, JetSample], standardisation: Standardisation, device: torch.device) -> dict[str, Tensors]:
+    return {
+        split: Tensors(standardisation.apply(s.features), s.labels, s.weights).to(device)
+        for split, s in samples.items()
+    }
+
+
+def train_plain(
+    samples: dict[str, JetSample],
+    hidden_layout: tuple[int, ...],
+    settings: MLSettings,
+    seed: int,
+    desc: str,
+    feature_names: list[str] | None = None,
+) -> TrainedTagger:
+    """The reference tagger (or a retrained reduced layout): dense ReLU net, early stopping."""
+    names = list(feature_names) if feature_names is not None else list(samples["train"].feature_names)
+    samples = {k: v.select_features(names) for k, v in samples.items()}
+    standardisation = Standardisation.fit(samples["train"])
+    device = configure_torch(settings.training, seed)
+    net = GatedTagger(len(names), hidden_layout)
+    data = _tensors(samples, standardisation, device)
+    result = fit(net, data["train"], data["val"], settings.training, seed, desc=desc)
+    sequential, _ = extract_sequential(net.cpu())
+    return TrainedTagger(sequential, names, standardisation, [result])
+
+
+def hidden_budget(settings: MLSettings, percent: int, n_inputs: int, hidden_layout: tuple[int, ...]) -> int:
+    """Budget of a hidden-pruning model: nodes, or multiplications of the whole network."""
+    if settings.budget_unit == "nodes":
+        return hidden_nodes_for_percent(percent, hidden_layout)
+    full = full_multiplications([n_inputs, *hidden_layout, 1])
+    return math.ceil(percent * full / 100)
+
+
+def train_autopruner(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings) -> TrainedTagger:
+    """One training with gates and the pruner loss; the snapped network is extracted."""
+    names = list(samples["train"].feature_names)
+    n_inputs = len(names)
+    if spec.input_keep is not None:
+        check_group_budget(spec.input_keep, n_inputs, f"model {spec.name}: input budget")
+    budget = (
+        hidden_budget(settings, spec.hidden_percent, n_inputs, spec.hidden_layout)
+        if spec.hidden_percent is not None
+        else None
+    )
+    standardisation = Standardisation.fit(samples["train"])
+    p = settings.pruner
+    device = configure_torch(settings.training, spec.seed)
+    net = GatedTagger(
+        n_inputs,
+        spec.hidden_layout,
+        input_gate=spec.input_keep is not None,
+        hidden_gates=budget is not None,
+        gate_init=p.gate_init,
+    )
+    groups = make_groups(net, input_keep=spec.input_keep, hidden_budget=budget, unit=settings.budget_unit)
+    schedule = PrunerSchedule(p, groups)
+    data = _tensors(samples, standardisation, device)
+    result = fit(
+        net,
+        data["train"],
+        data["val"],
+        settings.training,
+        spec.seed,
+        schedule=schedule,
+        gate_learning_rate=p.gate_learning_rate,
+        gauge_decay=p.gauge_decay,
+        finetune_epochs=p.finetune_epochs,
+        max_settle_epochs=p.max_settle_epochs,
+        desc=spec.name,
+    )
+    net = net.cpu()
+    sequential, kept_inputs = extract_sequential(net)
+    kept_names = [n for n, keep in zip(names, kept_inputs.tolist(), strict=True) if keep]
+    index = [i for i, keep in enumerate(kept_inputs.tolist()) if keep]
+    # Agreement of the extracted network with the gated one, on the test jets.
+    test_x = standardisation.apply(samples["test"].features)
+    with torch.no_grad():
+        extraction_diff = float((sequential(test_x[:, index]).squeeze(-1) - net(test_x)).abs().max())
+    snap = result.snap
+    assert snap is not None  # fit() raises PrunerError when the gates never separate
+    details: dict[str, Any] = {
+        "budget": {
+            "unit": settings.budget_unit if budget is not None else "nodes",
+            "hidden": budget,
+            "inputs": spec.input_keep,
+        },
+        "snap": {
+            "epoch": snap.epoch + 1,
+            "separation": snap.separation,
+            "max_abs_logit_change": snap.max_abs_logit_change,
+            "tolerance": p.snap_tolerance,
+        },
+        "extraction_max_abs_diff": extraction_diff,
+        "prune_end_epoch": schedule.prune_end,
+        "warmup_epochs": p.warmup_epochs,
+        "pruning_steps": p.pruning_steps,
+        "epochs_per_step": p.epochs_per_step,
+    }
+    if net.input_gate is not None:
+        # Gate values when the budget alone had acted (before polarisation): how strongly the
+        # tagger held on to each feature; the input-selection study ranks features with them.
+        at_prune_end = result.history[schedule.prune_end]["gates"]["inputs"][0]
+        details["input_gates_at_prune_end"] = dict(zip(names, at_prune_end, strict=True))
+        details["selected_features"] = kept_names
+    return TrainedTagger(sequential, kept_names, standardisation.subset(index), [result], details)
+
+
+def _node_scores(net: GatedTagger, kept_inputs: torch.Tensor) -> list[torch.Tensor]:
+    """L1 norm of each hidden node's incoming weights from surviving nodes, relative to the
+    layer mean (Li et al., "Pruning Filters for Efficient ConvNets", ICLR 2017, at node level;
+    the per-layer normalisation makes layers with different fan-in comparable)."""
+    scores = []
+    previous = kept_inputs
+    for layer, gate in zip(net.linears[:-1], net.hidden_gates, strict=True):  # type: ignore[arg-type]
+        kept = gate.kept()
+        l1 = layer.weight.detach().cpu()[:, previous].abs().sum(dim=1)
+        mean = l1[kept].mean()
+        scores.append(torch.where(kept, l1 / mean, torch.full_like(l1, math.inf)))
+        previous = kept
+    return scores
+
+
+def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings) -> TrainedTagger:
+    """Classic prune/train/repeat: train the full net, then ``steps`` times remove the hidden nodes
+    with the smallest relative L1 norm (globally, at least one per layer) and retrain."""
+    assert spec.hidden_percent is not None
+    names = list(samples["train"].feature_names)
+    standardisation = Standardisation.fit(samples["train"])
+    device = configure_torch(settings.training, spec.seed)
+    net = GatedTagger(len(names), spec.hidden_layout, hidden_gates=True)
+    for gate in net.hidden_gates:  # type: ignore[union-attr]
+        gate.freeze(torch.ones(gate.n_nodes))  # hard 0/1 masks, never trained
+    data = _tensors(samples, standardisation, device)
+    fits = [fit(net, data["train"], data["val"], settings.training, spec.seed, desc=f"{spec.name} full")]
+    if settings.budget_unit != "nodes":
+        raise NotImplementedError("prune/train/repeat is defined for node budgets only")
+    total = sum(spec.hidden_layout)
+    target = hidden_nodes_for_percent(spec.hidden_percent, spec.hidden_layout)
+    steps_record = []
+    kept_inputs = torch.ones(len(names), dtype=torch.bool)
+    for step in range(1, settings.ptr.steps + 1):
+        n_keep = round(total - (total - target) * step / settings.ptr.steps)
+        net = net.cpu()
+        scores = _node_scores(net, kept_inputs)
+        flat = torch.cat(scores)
+        kept = torch.cat([g.kept() for g in net.hidden_gates])  # type: ignore[union-attr]
+        best_per_layer = []  # never remove a layer's last node
+        offset = 0
+        for layer_scores in scores:
+            finite = torch.where(torch.isinf(layer_scores), -torch.inf, layer_scores)
+            best_per_layer.append(offset + int(torch.argmax(finite)))
+            offset += layer_scores.numel()
+        removable = torch.argsort(flat, stable=True).tolist()
+        n_remove = int(kept.sum()) - n_keep
+        for index in removable:
+            if n_remove <= 0:
+                break
+            if kept[index] and index not in best_per_layer:
+                kept[index] = False
+                n_remove -= 1
+        for gate, mask in zip(
+            net.hidden_gates, torch.split(kept, [g.n_nodes for g in net.hidden_gates]), strict=True  # type: ignore[union-attr, arg-type]
+        ):
+            gate.freeze(mask.to(torch.float32))
+        net.to(device)
+        result = fit(
+            net,
+            data["train"],
+            data["val"],
+            settings.training,
+            spec.seed + step,
+            max_epochs=settings.ptr.max_epochs_per_step,
+            desc=f"{spec.name} step {step}",
+        )
+        fits.append(result)
+        steps_record.append(
+            {
+                "step": step,
+                "hidden_nodes": n_keep,
+                "nodes_per_layer": net.pruned_layout()[1:-1],
+                "epochs": result.epochs_run,
+                "val_auc": result.history[result.best_epoch]["val_auc"],
+            }
+        )
+    sequential, _ = extract_sequential(net.cpu())
+    details = {"steps": steps_record, "criterion": "relative L1 norm of incoming weights"}
+    return TrainedTagger(sequential, names, standardisation, fits, details)
+
+
+def multiplication_count(sequential: nn.Sequential) -> int:
+    widths = [m.in_features for m in sequential if isinstance(m, nn.Linear)][:1] + [
+        m.out_features for m in sequential if isinstance(m, nn.Linear)
+    ]
+    return full_multiplications(widths)
