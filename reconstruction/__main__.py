@@ -1,0 +1,3 @@
+from reconstruction.cli import entry_point
+
+entry_point()

@@ -1,0 +1,134 @@
+"""Large-R jet energy and mass scales: calorimeter jets relative to particle-level jets.
+
+Tower thresholds and muons leaving only a minimum-ionising deposit make reconstructed jets
+softer, and their masses smaller, than the particles that formed them. ATLAS calibrates
+large-R jets to particle level in energy (JES) and then in mass (JMS), Eur. Phys. J. C 79 (2019)
+135. Here both are constants: the trimmed jet pT is multiplied by 1/R_pT and its mass by
+1/R_m, with R the median responses of calorimeter jets matched to particle-level jets
+(anti-kt R = 1.0 on stable particles except neutrinos and muons, trimmed alike) in QCD events;
+R_m uses particle-level masses 50-300 GeV, the range that matters for tagging. The constants
+live in the detector card (``jet_calibration``), next to the detector they belong to;
+``python -m reconstruction calibrate`` re-derives them and a test checks the card's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deeppp import DeepppError
+from reconstruction import detector, jets
+from reconstruction.labels import delta_r
+from reconstruction.pipeline import (
+    Settings,
+    check_events_file,
+    chunk_seed,
+    iterate_events,
+    particles_of,
+)
+
+#: Particle-level jets are built from stable particles except these (ATLAS truth-jet definition).
+PARTICLE_LEVEL_EXCLUDED = (12, 13, 14, 16)
+MATCH_DR = 0.3
+MASS_RANGE_GEV = (50.0, 300.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    pt_response: float
+    pt_response_error: float
+    mass_response: float
+    mass_response_error: float
+    n_matched_jets: int
+    n_mass_jets: int
+
+    @property
+    def energy_scale(self) -> float:
+        return 1.0 / self.pt_response
+
+    @property
+    def mass_scale(self) -> float:
+        return 1.0 / self.mass_response
+
+
+def particle_level_inputs(particles: detector.Particles, abs_eta_max: float) -> detector.FlatEvents:
+    pt, eta, _ = detector.pt_eta_phi(particles.px, particles.py, particles.pz)
+    keep = ~np.isin(np.abs(particles.pid), PARTICLE_LEVEL_EXCLUDED) & (np.abs(eta) < abs_eta_max) & (pt > 0)
+    event = particles.event_index
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(event[keep], minlength=len(particles.offsets) - 1))])
+    return detector.FlatEvents(offsets, {
+        "px": particles.px[keep], "py": particles.py[keep], "pz": particles.pz[keep], "e": particles.e[keep],
+    })
+
+
+def derive_calibration(
+    events_paths: list[str | os.PathLike[str]], config: dict[str, Any], max_events: int | None = None
+) -> Calibration:
+    """Median pT and mass responses of trimmed calorimeter jets to matched particle-level jets.
+
+    Particle-level jets are selected (trimmed pT above the large-R threshold, |eta| below its
+    limit); reconstructed jets are taken uncalibrated, with half the pT threshold and a wider
+    |eta| range, so the selection does not bias the response.
+    """
+    settings = Settings.from_config(config["reconstruction"])
+    truth_settings = dataclasses.replace(settings.large_r, energy_scale=1.0, mass_scale=1.0)
+    reco_settings = dataclasses.replace(
+        truth_settings, pt_min_gev=0.5 * settings.large_r.pt_min_gev, abs_eta_max=settings.large_r.abs_eta_max + 0.5
+    )
+    pt_ratio: list[float] = []
+    mass_ratio: list[float] = []
+    seen = 0
+    for path in events_paths:
+        check_events_file(Path(path))
+        for index, batch in enumerate(iterate_events(Path(path), settings.batch_events)):
+            if max_events is not None:
+                if seen >= max_events:
+                    break
+                batch = batch[: max_events - seen]
+            seen += len(batch)
+            rng = np.random.default_rng([chunk_seed(config["seed"], "calibration", 0), index])
+            particles = particles_of(batch)
+            no_tracks = detector.FlatEvents(
+                np.zeros(len(batch) + 1, np.int64), {c: np.zeros(0) for c in ("px", "py", "pz", "e")}
+            )
+            towers = detector.simulate_towers(particles, settings.card, rng)
+            truth_inputs = particle_level_inputs(particles, settings.card["calorimeter"]["abs_eta_max"])
+            truth, _ = jets.reconstruct(truth_inputs, no_tracks, truth_settings, settings.variable_r)
+            reco, _ = jets.reconstruct(towers, no_tracks, reco_settings, settings.variable_r)
+            _match(truth, reco, pt_ratio, mass_ratio)
+    if len(pt_ratio) < 20 or len(mass_ratio) < 20:
+        raise DeepppError(
+            f"only {len(pt_ratio)} matched large-R jets ({len(mass_ratio)} in the mass range): "
+            "too few to derive a calibration"
+        )
+    pt_median, pt_error = _median_with_error(np.asarray(pt_ratio))
+    mass_median, mass_error = _median_with_error(np.asarray(mass_ratio))
+    return Calibration(pt_median, pt_error, mass_median, mass_error, len(pt_ratio), len(mass_ratio))
+
+
+def _median_with_error(values: np.ndarray) -> tuple[float, float]:
+    """Median and its standard error, 1.2533 sigma / sqrt(n) with sigma from the interquartile range."""
+    sigma = float(np.subtract(*np.percentile(values, [75, 25]))) / 1.349
+    return float(np.median(values)), 1.2533 * sigma / float(np.sqrt(len(values)))
+
+
+def _match(truth: jets.JetCollection, reco: jets.JetCollection, pt_ratio: list[float], mass_ratio: list[float]) -> None:
+    """Append pT and mass ratios of each particle-level jet and its closest reco jet within MATCH_DR."""
+    offsets = reco.parent_offsets
+    for t in range(len(truth)):
+        event = truth["event"][t]
+        lo, hi = offsets[event], offsets[event + 1]
+        if hi == lo:
+            continue
+        dr = delta_r(truth["eta"][t], truth["phi"][t], reco["eta"][lo:hi], reco["phi"][lo:hi])
+        best = int(np.argmin(dr))
+        if dr[best] >= MATCH_DR:
+            continue
+        pt_ratio.append(reco["pt"][lo + best] / truth["pt"][t])
+        if MASS_RANGE_GEV[0] <= truth["mass"][t] < MASS_RANGE_GEV[1]:
+            mass_ratio.append(reco["mass"][lo + best] / truth["mass"][t])

@@ -1,0 +1,359 @@
+"""One chunk of events -> one features file: detector simulation, jets, labels, 39 features.
+
+Events are read and processed in batches (``reconstruction.batch_events``), so memory stays flat
+for large chunks; each batch has its own random stream derived from (seed, process, chunk,
+batch), so a chunk's output depends only on the config and seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+from tqdm import tqdm
+
+from deeppp import DeepppError
+from deeppp.provenance import provenance
+from deeppp.rootio import InputFileError, open_root, write_root
+from reconstruction import btagging, detector, features, jets, labels
+
+EVENTS_TREE = "events"
+JETS_TREE = "jets"
+TRACK_JETS_TREE = "track_jets"
+PROCESS_LABEL = {"signal": 1, "background": 0}
+
+PARTICLE_FIELDS = ("px", "py", "pz", "e", "pid", "charge", "vx", "vy", "vz")
+TRUTH_FIELDS = ("px", "py", "pz", "e", "pid", "role")
+HADRON_FIELDS = ("px", "py", "pz", "e", "pid", "vx", "vy", "vz", "dx", "dy", "dz")
+REQUIRED_BRANCHES: tuple[str, ...] = (
+    "event_number",
+    *(f"particles_{f}" for f in PARTICLE_FIELDS),
+    *(f"truth_{f}" for f in TRUTH_FIELDS),
+    *(f"hadrons_{f}" for f in HADRON_FIELDS),
+)
+
+DIAGNOSTIC_TRACK_FIELDS = ("sd0", "btag", "pt", "d0_mm", "d0_sigma_mm", "d0_true_mm", "production_radius_mm")
+
+#: Branches besides the 39 features in the ``jets`` tree (docs/data_contracts.md).
+JET_BRANCH_TYPES: dict[str, Any] = {
+    "label": np.int32,
+    "weight": np.float32,
+    "jet_pt": np.float32,
+    "jet_eta": np.float32,
+    "jet_phi": np.float32,
+    "jet_mass": np.float32,
+    "event_number": np.int64,
+    "chunk": np.int32,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``reconstruction`` config section, resolved into typed pieces."""
+
+    card: dict[str, Any]
+    large_r: jets.LargeRSettings
+    variable_r: jets.VariableRSettings
+    btag: btagging.BTaggingSettings
+    track_jet_max_abs_d0_mm: float
+    track_jet_max_abs_z0_sin_theta_mm: float
+    higgs_match_dr: float
+    background_leading_jets: int
+    hadron_pt_min_gev: float
+    batch_events: int
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> Settings:
+        card = detector.load_detector_card(section["detector_card"])
+        return cls(
+            card=card,
+            large_r=jets.large_r_settings(section["large_r"], card["jet_calibration"]["large_r_energy_scale"],
+                                          card["jet_calibration"]["large_r_mass_scale"]),
+            variable_r=jets.variable_r_settings(section["vr_track_jets"]),
+            btag=btagging.btagging_settings(section["btagging"]),
+            track_jet_max_abs_d0_mm=section["track_jet_tracks"]["max_abs_d0_mm"],
+            track_jet_max_abs_z0_sin_theta_mm=section["track_jet_tracks"]["max_abs_z0_sin_theta_mm"],
+            higgs_match_dr=section["labels"]["higgs_match_dr"],
+            background_leading_jets=section["labels"]["background_leading_jets"],
+            hadron_pt_min_gev=section["labels"]["hadron_pt_min_gev"],
+            batch_events=section["batch_events"],
+        )
+
+
+@dataclass(frozen=True)
+class ChunkSummary:
+    path: Path
+    process: str
+    chunk: int
+    n_events: int
+    n_jets: int
+    n_large_r_jets: int
+
+
+def chunk_seed(global_seed: int, process: str, chunk: int) -> int:
+    """Seed of the detector simulation of one chunk, independent of the generation seeds."""
+    digest = hashlib.sha256(f"deeppp/reconstruction/{global_seed}/{process}/{chunk}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+# --------------------------------------------------------------------------------------------
+# input
+
+
+def check_events_file(path: Path, process: str | None = None) -> int:
+    """Validate an events file against the generation contract; return its number of events."""
+    with open_root(path) as f:
+        if EVENTS_TREE not in f:
+            raise InputFileError(f"{path}: no tree '{EVENTS_TREE}' (wrong schema; keys: {sorted(f.keys(cycle=False))})")
+        tree = f[EVENTS_TREE]
+        missing = [b for b in REQUIRED_BRANCHES if b not in tree]
+        if missing:
+            raise InputFileError(f"{path}: tree '{EVENTS_TREE}' lacks branches {missing} (wrong schema)")
+        if process is not None and "provenance" in f:
+            import json
+
+            recorded = json.loads(str(f["provenance"])).get("process")
+            if recorded is not None and recorded != process:
+                raise InputFileError(f"{path}: holds '{recorded}' events, not '{process}'")
+        return int(tree.num_entries)
+
+
+def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
+    """Batches of events (flat branches as in the file); a damaged file raises InputFileError."""
+    try:
+        with uproot.open(path) as f:
+            yield from f[EVENTS_TREE].iterate(list(REQUIRED_BRANCHES), step_size=batch_events, library="ak")
+    except InputFileError:
+        raise
+    except Exception as err:  # uproot raises many types for truncated baskets
+        raise InputFileError(f"{path}: cannot read tree '{EVENTS_TREE}' ({type(err).__name__}: {err})") from err
+
+
+def particles_of(batch: ak.Array) -> detector.Particles:
+    counts = ak.to_numpy(ak.num(batch["particles_px"]))
+    flat = {f: ak.to_numpy(ak.flatten(batch[f"particles_{f}"])) for f in PARTICLE_FIELDS}
+    return detector.Particles(
+        offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        px=flat["px"].astype(np.float64), py=flat["py"].astype(np.float64),
+        pz=flat["pz"].astype(np.float64), e=flat["e"].astype(np.float64),
+        pid=flat["pid"].astype(np.int32), charge=flat["charge"].astype(np.float64),
+        vx_mm=flat["vx"].astype(np.float64), vy_mm=flat["vy"].astype(np.float64),
+        vz_mm=flat["vz"].astype(np.float64),
+    )
+
+
+def _eta_phi_pt(collection: ak.Array) -> ak.Array:
+    pt = np.hypot(collection.px, collection.py)
+    return ak.zip({
+        "pt": pt,
+        "eta": np.arcsinh(collection.pz / pt),
+        "phi": np.arctan2(collection.py, collection.px),
+    })
+
+
+def _truth_of(batch: ak.Array) -> ak.Array:
+    truth = ak.zip({f: batch[f"truth_{f}"] for f in ("px", "py", "pz", "role")})
+    kin = _eta_phi_pt(truth)
+    return ak.zip({"role": truth.role, "eta": kin.eta, "phi": kin.phi})
+
+
+def _hadrons_of(batch: ak.Array) -> ak.Array:
+    hadrons = ak.zip({f: batch[f"hadrons_{f}"] for f in ("px", "py", "pz", "pid")})
+    kin = _eta_phi_pt(hadrons)
+    return ak.zip({"pid": hadrons.pid, "pt": kin.pt, "eta": kin.eta, "phi": kin.phi})
+
+
+# --------------------------------------------------------------------------------------------
+# one batch
+
+
+def select_track_jet_tracks(tracks: detector.FlatEvents, settings: Settings) -> detector.FlatEvents:
+    """Tracks that enter VR track jets: |d0| and |z0 sin(theta)| cuts of ATLAS track jets."""
+    sin_theta = 1.0 / np.cosh(tracks["eta"])
+    keep = (np.abs(tracks["d0_mm"]) < settings.track_jet_max_abs_d0_mm) & (
+        np.abs(tracks["z0_mm"] * sin_theta) < settings.track_jet_max_abs_z0_sin_theta_mm
+    )
+    event = np.repeat(np.arange(tracks.n_events), tracks.counts)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(event[keep], minlength=tracks.n_events))])
+    return detector.FlatEvents(offsets, {k: v[keep] for k, v in tracks.columns.items()})
+
+
+def reconstruct_batch(
+    batch: ak.Array, process: str, chunk: int, settings: Settings, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
+    """(jets columns, track-jet diagnostics columns, number of large-R jets before labelling)."""
+    particles = particles_of(batch)
+    tracks = select_track_jet_tracks(detector.simulate_tracks(particles, settings.card, rng), settings)
+    towers = detector.simulate_towers(particles, settings.card, rng)
+    large_r, track_jets = jets.reconstruct(towers, tracks, settings.large_r, settings.variable_r)
+    jet_event = large_r["event"]
+
+    if process == "signal":
+        keep = labels.higgs_matched(jet_event, large_r["eta"], large_r["phi"], _truth_of(batch),
+                                    settings.higgs_match_dr)
+    else:
+        keep = labels.leading_jets(jet_event, settings.background_leading_jets)
+
+    # Track jets of the kept large-R jets only.
+    n_tj = np.diff(track_jets.parent_offsets)
+    tj_keep = np.repeat(keep, n_tj)
+    tj_parent = np.repeat(np.arange(len(jet_event)), n_tj)[tj_keep]
+    tj_event = jet_event[tj_parent]
+    member_counts = np.diff(track_jets.member_offsets)
+    members = np.repeat(tj_keep, member_counts)
+    member_offsets = np.concatenate([[0], np.cumsum(member_counts[tj_keep])])
+    member_index = track_jets.member_index[members]
+    px, py, pz, e = (track_jets[c][tj_keep] for c in ("px", "py", "pz", "e"))
+    tj_pt, tj_eta, tj_phi = detector.pt_eta_phi(px, py, pz)
+    tj_mass = np.sqrt(np.maximum(e * e - px * px - py * py - pz * pz, 0.0))
+
+    jet_tracks = btagging.track_jet_tracks(tracks, tj_event, member_offsets, member_index)
+    tags = btagging.tag_track_jets(jet_tracks, tj_phi, settings.btag)
+    kept_offsets = np.concatenate([[0], np.cumsum(n_tj[keep])])
+    feature_columns = features.assemble_features(
+        {k: large_r[k][keep] for k in ("pt", "eta", "phi", "mass", "d2", "c2", "tau21", "tau32", "sqrt_d12")},
+        kept_offsets,
+        {
+            "pt": tj_pt, "eta": tj_eta, "phi": tj_phi, "mass": tj_mass,
+            "n_tracks": np.diff(member_offsets).astype(float),
+            "sd0_leading": tags["sd0_leading"], "n_displaced": tags["n_displaced"].astype(float),
+            "sv_mass_gev": tags["sv_mass_gev"], "sv_energy_fraction": tags["sv_energy_fraction"],
+        },
+    )
+    event_number = ak.to_numpy(batch["event_number"]).astype(np.int64)
+    n_kept = int(keep.sum())
+    jet_columns = {
+        **feature_columns,
+        "label": np.full(n_kept, PROCESS_LABEL[process], np.int32),
+        "weight": np.ones(n_kept, np.float32),
+        "jet_pt": large_r["pt"][keep].astype(np.float32),
+        "jet_eta": large_r["eta"][keep].astype(np.float32),
+        "jet_phi": large_r["phi"][keep].astype(np.float32),
+        "jet_mass": large_r["mass"][keep].astype(np.float32),
+        "event_number": event_number[jet_event[keep]],
+        "chunk": np.full(n_kept, chunk, np.int32),
+    }
+
+    # Diagnostics per associated track jet (flavour is truth: plots and tests only).
+    radius = settings.variable_r.effective_radius(tj_pt)
+    flavour = labels.track_jet_flavour(tj_event, tj_eta, tj_phi, radius, _hadrons_of(batch),
+                                       settings.hadron_pt_min_gev)
+    kept_jet_number = np.cumsum(keep) - 1  # row of each kept large-R jet within this batch
+    rank = np.arange(len(tj_parent)) - np.repeat(kept_offsets[:-1], n_tj[keep])
+    diagnostics = {
+        "event_number": event_number[tj_event],
+        "jet_row": kept_jet_number[tj_parent].astype(np.int64),
+        "rank": (rank + 1).astype(np.int32),
+        "label": np.full(len(tj_parent), PROCESS_LABEL[process], np.int32),
+        "flavour": flavour,
+        "pt": tj_pt.astype(np.float32),
+        "eta": tj_eta.astype(np.float32),
+        "radius": radius.astype(np.float32),
+        "n_tracks": np.diff(member_offsets).astype(np.int32),
+        "n_displaced": tags["n_displaced"].astype(np.int32),
+        "sv_mass": tags["sv_mass_gev"].astype(np.float32),
+        "sv_energy_fraction": tags["sv_energy_fraction"].astype(np.float32),
+        "trk": ak.zip({
+            "sd0": ak.values_astype(tags["sd0"], np.float32),
+            "btag": ak.values_astype(tags["selected"], np.int8),
+            "pt": ak.values_astype(jet_tracks.pt, np.float32),
+            "d0_mm": ak.values_astype(jet_tracks.d0_mm, np.float32),
+            "d0_sigma_mm": ak.values_astype(jet_tracks.d0_sigma_mm, np.float32),
+            "d0_true_mm": ak.values_astype(jet_tracks.d0_true_mm, np.float32),
+            "production_radius_mm": ak.values_astype(jet_tracks.production_radius_mm, np.float32),
+        }),
+    }
+    return jet_columns, diagnostics, len(jet_event)
+
+
+# --------------------------------------------------------------------------------------------
+# one chunk
+
+
+def reconstruct_chunk(
+    events_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    config: dict[str, Any],
+    process: str,
+    chunk: int,
+    *,
+    progress: bool = True,
+) -> ChunkSummary:
+    """Reconstruct every event of ``events_path`` and write the features file ``out_path``.
+
+    ``config`` is a validated deeppp config (seed + ``reconstruction`` section at least). Nothing
+    is written unless the whole input was read and processed.
+    """
+    if process not in PROCESS_LABEL:
+        raise DeepppError(f"unknown process {process!r} (choose from {', '.join(PROCESS_LABEL)})")
+    if chunk < 0:
+        raise DeepppError(f"chunk must be >= 0, got {chunk}")
+    events_path, out_path = Path(events_path), Path(out_path)
+    settings = Settings.from_config(config["reconstruction"])
+    n_events = check_events_file(events_path, process)
+    seed = chunk_seed(config["seed"], process, chunk)
+
+    jet_parts: list[dict[str, np.ndarray]] = []
+    diag_parts: list[dict[str, Any]] = []
+    n_large_r = 0
+    with tqdm(total=n_events, unit="ev", desc=f"reconstruct {process} {chunk}", disable=not progress,
+              mininterval=2.0) as bar:
+        for index, batch in enumerate(iterate_events(events_path, settings.batch_events)):
+            rng = np.random.default_rng([seed, index])
+            jet_columns, diagnostics, n_all = reconstruct_batch(batch, process, chunk, settings, rng)
+            rows_before = sum(len(p["label"]) for p in jet_parts)
+            diagnostics["jet_row"] = diagnostics["jet_row"] + rows_before
+            jet_parts.append(jet_columns)
+            diag_parts.append(diagnostics)
+            n_large_r += n_all
+            bar.update(len(batch))
+
+    jets_tree = _concatenate(jet_parts, empty=_empty_jets())
+    diag_tree = _concatenate(diag_parts, empty=_empty_diagnostics())
+    n_jets = len(jets_tree["label"])
+    record = provenance(
+        "reconstruction", config, config["seed"],
+        process=process, chunk=chunk, input=events_path.name, n_events=n_events, n_jets=n_jets,
+        n_large_r_jets=n_large_r, chunk_seed=seed, fastjet_version=jets.FASTJET_VERSION,
+        detector_card=settings.card, feature_names=list(features.FEATURE_NAMES),
+    )
+    write_root(out_path, {JETS_TREE: jets_tree, TRACK_JETS_TREE: diag_tree}, record)
+    return ChunkSummary(out_path, process, chunk, n_events, n_jets, n_large_r)
+
+
+def _empty_jets() -> dict[str, np.ndarray]:
+    columns = {name: np.zeros(0, features.FEATURE_DTYPE) for name in features.FEATURE_NAMES}
+    columns.update({name: np.zeros(0, dtype) for name, dtype in JET_BRANCH_TYPES.items()})
+    return columns
+
+
+def _empty_diagnostics() -> dict[str, Any]:
+    """The track_jets tree of a chunk without any event (same branches and types)."""
+    int32, float32 = np.zeros(0, np.int32), np.zeros(0, np.float32)
+    empty_tracks = ak.unflatten(
+        ak.zip({name: np.zeros(0, np.int8 if name == "btag" else np.float32) for name in DIAGNOSTIC_TRACK_FIELDS}),
+        np.zeros(0, np.int64),
+    )
+    return {
+        "event_number": np.zeros(0, np.int64), "jet_row": np.zeros(0, np.int64), "rank": int32,
+        "label": int32, "flavour": int32, "pt": float32, "eta": float32, "radius": float32,
+        "n_tracks": int32, "n_displaced": int32, "sv_mass": float32, "sv_energy_fraction": float32,
+        "trk": empty_tracks,
+    }
+
+
+def _concatenate(parts: list[dict[str, Any]], empty: dict[str, Any]) -> dict[str, Any]:
+    if not parts:
+        return empty
+    out: dict[str, Any] = {}
+    for key in parts[0]:
+        values = [p[key] for p in parts]
+        out[key] = ak.concatenate(values) if isinstance(values[0], ak.Array) else np.concatenate(values)
+    return out
