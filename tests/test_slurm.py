@@ -1,0 +1,260 @@
+"""The workflow on a real Slurm cluster: a single-node, loopback-only Slurm (Debian's slurm-wlm
+and munge, installed here when missing) runs the tiny config through `--profile profiles/slurm`;
+every job must have gone through sbatch, and the outputs must equal a local run's.
+
+CI runs this as root on a fresh Debian 12 machine, where a cluster that cannot start is a
+failure with its reason. Without root or apt-get (a developer's laptop) it is skipped.
+Cluster set-up: tests/slurm/ (slurm.conf.in, start.sh, stop.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SLURM_SCRIPTS = REPO / "tests" / "slurm"
+TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
+
+#: The target both runs build. `generation` while only that stage has rules; switch to "all" for
+#: the whole tiny chain once the other stages are included in the Snakefile.
+TARGET = "generation"
+
+#: Outputs (globs under the results directory) that must be bitwise identical between the local
+#: and the Slurm run; every other output only has to exist in both. Extend with the other
+#: stages' deterministic outputs as they land.
+BITWISE_IDENTICAL = ("events/*/*.root",)
+
+#: Results subfolders that hold per-run records (timings, logs), not results.
+PER_RUN_FOLDERS = ("benchmarks", "logs")
+
+#: Debian packages of the cluster, and the daemons and clients the test needs from them.
+SLURM_PACKAGES = ("slurm-wlm", "munge")
+SLURM_TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
+#: Daemons live in /usr/sbin, which a non-login PATH may lack.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: Limits (s) that turn a hang into a failure.
+APT_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 900
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+def _report(config: pytest.Config, message: str) -> None:
+    """Timings on the terminal (also in CI logs), not only in captured output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        print(f"[slurm] {message}")
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"[slurm] {message}")
+
+
+def _path_with_system_dirs() -> str:
+    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}{os.pathsep}{SYSTEM_PATH}"
+
+
+def _missing_tools() -> list[str]:
+    path = _path_with_system_dirs()
+    return [tool for tool in SLURM_TOOLS if shutil.which(tool, path=path) is None]
+
+
+def _install_slurm() -> str:
+    """Install slurm-wlm and munge with apt-get if any tool is missing; say what was done."""
+    missing = _missing_tools()
+    if not missing:
+        return "slurm-wlm and munge already installed"
+    if os.geteuid() != 0:
+        pytest.skip(f"Slurm is not installed ({', '.join(missing)} missing) and installing it needs root")
+    apt_get = shutil.which("apt-get", path=_path_with_system_dirs())
+    if apt_get is None:
+        pytest.skip(f"Slurm is not installed ({', '.join(missing)} missing) and there is no apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": _path_with_system_dirs()}
+    # Wait for a dpkg lock held by e.g. unattended-upgrades on a freshly booted machine.
+    lock_wait = ["-o", "DPkg::Lock::Timeout=300"]
+    for command in (
+        [apt_get, *lock_wait, "-q", "update"],
+        [apt_get, *lock_wait, "-q", "-y", "--no-install-recommends", "install", *SLURM_PACKAGES],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
+        if done.returncode != 0:
+            pytest.fail(
+                f"cannot install Slurm: `{' '.join(command)}` exited {done.returncode}:\n"
+                f"{(done.stdout + done.stderr)[-3000:]}"
+            )
+    missing = _missing_tools()
+    if missing:
+        pytest.fail(f"apt-get installed {' '.join(SLURM_PACKAGES)} but {', '.join(missing)} are still missing")
+    return f"installed {' '.join(SLURM_PACKAGES)} with apt-get"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """A running single-node cluster; yields the environment its clients need. Torn down (jobs
+    cancelled, daemons stopped, scratch directory removed) also when the test fails."""
+    if os.geteuid() != 0:
+        pytest.skip("a private Slurm cluster needs root (slurmd runs jobs as their submitting user)")
+    started = time.monotonic()
+    installed = _install_slurm()
+    t_install = time.monotonic() - started
+    # A short scratch path: munge's socket path must fit in 108 bytes.
+    cluster_dir = Path(tempfile.mkdtemp(prefix="deeppp-slurm-", dir="/tmp"))
+    env = {**os.environ, "PATH": _path_with_system_dirs(), "SLURM_CONF": str(cluster_dir / "etc" / "slurm.conf")}
+    try:
+        start = subprocess.run(
+            ["bash", str(SLURM_SCRIPTS / "start.sh"), str(cluster_dir)],
+            capture_output=True, text=True, env=env, timeout=180,
+        )
+        if start.returncode != 0:
+            pytest.fail(f"Slurm did not start:\n{start.stdout}{start.stderr}")
+        _report(request.config, f"{installed} in {t_install:.0f} s; cluster up in "
+                f"{time.monotonic() - started - t_install:.1f} s ({cluster_dir})")
+        yield {**env, "DEEPPP_SLURM_DIR": str(cluster_dir)}
+    finally:
+        subprocess.run(
+            ["bash", str(SLURM_SCRIPTS / "stop.sh"), str(cluster_dir)],
+            capture_output=True, env=env, timeout=120, check=False,
+        )
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+
+
+def _workdir_with_config(root: Path) -> tuple[Path, Path]:
+    """A working directory holding a copy of the tiny config that writes to `results/` there.
+
+    Both runs use the same relative results_dir: it is part of the config, which every output
+    records as provenance, so equal bytes need equal strings.
+    """
+    root.mkdir(parents=True)
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["results_dir"] = "results"
+    configfile = root / "tiny.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    return root, configfile
+
+
+def _snakemake(workdir: Path, configfile: Path, *args: str, env: dict[str, str]) -> tuple[str, float]:
+    """Run Snakemake on the repository's Snakefile in ``workdir``; return its log and wall time."""
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(configfile),
+        *args,
+        TARGET,
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
+    log = done.stdout + done.stderr
+    (workdir / "snakemake.log").write_text(log)
+    assert done.returncode == 0, f"`{' '.join(command)}` exited {done.returncode}:\n{log[-5000:]}"
+    return log, time.monotonic() - started
+
+
+def _result_files(results: Path) -> set[str]:
+    return {
+        str(path.relative_to(results))
+        for path in results.rglob("*")
+        if path.is_file() and path.relative_to(results).parts[0] not in PER_RUN_FOLDERS
+    }
+
+
+def _jobs_per_rule(log: str, prefix: str) -> dict[str, int]:
+    """How many jobs of each rule a Snakemake log announces with ``prefix`` ("rule" for jobs
+    handed to the executor, "localrule" for jobs run by Snakemake itself)."""
+    counts: dict[str, int] = {}
+    for name in re.findall(rf"^{prefix} (\w+):$", log, flags=re.MULTILINE):
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _jobcomp_records(path: Path) -> dict[str, dict[str, str]]:
+    """Slurm's job-completion log (jobcomp/filetxt): one `Key=Value ...` line per ended job."""
+    records = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        records[fields["JobId"]] = fields
+    return records
+
+
+def test_tiny_workflow_on_slurm_matches_local_run(
+    slurm_cluster: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    base_env = {**os.environ, "PATH": _path_with_system_dirs(), "PYTHONUNBUFFERED": "1"}
+
+    # Reference: the same config run locally.
+    local_dir, local_config = _workdir_with_config(tmp_path / "local")
+    local_log, t_local = _snakemake(
+        local_dir, local_config, "--profile", str(REPO / "profiles" / "default"), "--cores", "2",
+        env=base_env,
+    )
+    local_jobs = _jobs_per_rule(local_log, "localrule")
+    assert local_jobs.get("generate_events", 0) >= 2, local_log[-3000:]
+
+    # The Slurm run. The cluster has no slurmdbd, so job states come from squeue (finished jobs
+    # stay visible for MinJobAge = 600 s); short status intervals keep the tiny run quick.
+    slurm_dir, slurm_config = _workdir_with_config(tmp_path / "slurm")
+    slurm_log, t_slurm = _snakemake(
+        slurm_dir, slurm_config, "--profile", str(REPO / "profiles" / "slurm"),
+        "--slurm-status-command", "squeue",
+        "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-keep-successful-logs",
+        env=slurm_cluster,
+    )
+
+    # Every job that ran a command went to Slurm, the same jobs as in the local run; only
+    # target rules (no command) ran inside Snakemake.
+    remote_jobs = _jobs_per_rule(slurm_log, "rule")
+    local_in_slurm_run = _jobs_per_rule(slurm_log, "localrule")
+    assert remote_jobs.get("generate_events", 0) == local_jobs["generate_events"], slurm_log[-3000:]
+    combined = {name: remote_jobs.get(name, 0) + local_in_slurm_run.get(name, 0)
+                for name in {*remote_jobs, *local_in_slurm_run}}
+    assert combined == local_jobs
+    assert TARGET in local_in_slurm_run
+
+    # ... each through sbatch: one Slurm job id per remote job, all of this run's job name, all
+    # completed according to both squeue (the plugin's status source) and slurmctld's
+    # job-completion log.
+    run_id = re.search(r"^SLURM run ID: (\S+)$", slurm_log, flags=re.MULTILINE).group(1)
+    slurm_ids = re.findall(r"has been submitted with SLURM jobid (\d+) ", slurm_log)
+    assert len(slurm_ids) == len(set(slurm_ids)) == sum(remote_jobs.values()), slurm_log[-3000:]
+    squeue = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--format=%i|%j|%T", f"--name={run_id}"],
+        capture_output=True, text=True, env=slurm_cluster, check=True,
+    ).stdout
+    states = {line.split("|")[0]: line.split("|")[2] for line in squeue.splitlines()}
+    assert states == dict.fromkeys(slurm_ids, "COMPLETED"), squeue
+    jobcomp = _jobcomp_records(Path(slurm_cluster["DEEPPP_SLURM_DIR"]) / "log" / "jobcomp.log")
+    for slurm_id in slurm_ids:
+        record = jobcomp[slurm_id]
+        assert (record["Name"], record["JobState"], record["ExitCode"]) == (run_id, "COMPLETED", "0:0"), record
+    # The per-job Slurm logs show the job step ran the rule inside the allocation.
+    slurm_logs = list((slurm_dir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert sorted(path.stem for path in slurm_logs) == sorted(slurm_ids)
+    for path in slurm_logs:
+        assert "--executor slurm-jobstep" in path.read_text()
+
+    # Same results as the local run: the same files, the deterministic ones byte for byte.
+    local_results, slurm_results = local_dir / "results", slurm_dir / "results"
+    assert _result_files(slurm_results) == _result_files(local_results)
+    compared = 0
+    for pattern in BITWISE_IDENTICAL:
+        for local_file in sorted(local_results.glob(pattern)):
+            slurm_file = slurm_results / local_file.relative_to(local_results)
+            assert slurm_file.read_bytes() == local_file.read_bytes(), f"{slurm_file} differs from the local run"
+            compared += 1
+    assert compared >= local_jobs["generate_events"]
+
+    _report(request.config, f"target {TARGET}: local run {t_local:.1f} s, Slurm run {t_slurm:.1f} s, "
+            f"{len(slurm_ids)} sbatch jobs, {compared} files bitwise identical")
