@@ -353,13 +353,14 @@ def calorimeter_entry(
         arc_barrel = np.where(charged, arc_barrel, radius_m)
         arc_endcap = np.where(pz != 0, half_length_m * pt / np.abs(pz), np.inf)
         arc = np.minimum(arc_barrel, arc_endcap)
+        reaches = np.isfinite(arc) & (pt > 0)
+        arc = np.where(reaches, arc, 0.0)  # loopers: never reach; keep the arithmetic finite
         turn = np.where(charged, arc / curvature_radius, 0.0)
         sense = -np.sign(charge * bz)
         chord = np.where(charged, 2 * curvature_radius * np.abs(np.sin(turn / 2)), arc)
         z = arc * pz / pt
         entry_eta = np.where(chord > 0, np.arcsinh(z / chord), eta)
     entry_phi = np.mod(phi + sense * turn / 2 + np.pi, 2 * np.pi) - np.pi
-    reaches = np.isfinite(arc) & (pt > 0)
     return entry_eta, entry_phi, reaches
 
 

@@ -22,7 +22,7 @@ from deeppp import DeepppError
 from deeppp.provenance import provenance
 from deeppp.rootio import InputFileError, open_root, write_root
 from reconstruction import features
-from reconstruction.pipeline import JET_BRANCH_TYPES, JETS_TREE, PROCESS_LABEL
+from reconstruction.pipeline import JET_BRANCH_TYPES, JETS_TREE, PROCESS_LABEL, describe_error
 
 SPLITS = ("train", "val", "test")
 JET_BRANCHES: tuple[str, ...] = (*features.FEATURE_NAMES, *JET_BRANCH_TYPES)
@@ -41,7 +41,7 @@ def read_features_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarr
         try:
             columns = tree.arrays(list(JET_BRANCHES), library="np")
         except Exception as err:
-            raise InputFileError(f"{path}: cannot read tree '{JETS_TREE}' ({type(err).__name__}: {err})") from err
+            raise InputFileError(f"{path}: cannot read tree '{JETS_TREE}' ({describe_error(err)})") from err
         record = json.loads(str(f["provenance"]))
     if record.get("process") not in PROCESS_LABEL or not isinstance(record.get("chunk"), int):
         raise InputFileError(f"{path}: provenance lacks a valid 'process'/'chunk' (not a features file?)")

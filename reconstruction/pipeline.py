@@ -125,6 +125,11 @@ def check_events_file(path: Path, process: str | None = None) -> int:
         return int(tree.num_entries)
 
 
+def describe_error(err: BaseException) -> str:
+    """``Type: message`` on one line (uproot's messages span several)."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"
+
+
 def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
     """Batches of events (flat branches as in the file); a damaged file raises InputFileError."""
     try:
@@ -133,7 +138,7 @@ def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
     except InputFileError:
         raise
     except Exception as err:  # uproot raises many types for truncated baskets
-        raise InputFileError(f"{path}: cannot read tree '{EVENTS_TREE}' ({type(err).__name__}: {err})") from err
+        raise InputFileError(f"{path}: cannot read tree '{EVENTS_TREE}' ({describe_error(err)})") from err
 
 
 def particles_of(batch: ak.Array) -> detector.Particles:

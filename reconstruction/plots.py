@@ -19,7 +19,7 @@ from deeppp.rootio import InputFileError, open_root
 from reconstruction import features
 from reconstruction.labels import FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT
 from reconstruction.merge import read_features_file
-from reconstruction.pipeline import TRACK_JETS_TREE
+from reconstruction.pipeline import TRACK_JETS_TREE, describe_error
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -74,7 +74,9 @@ def _normalised_step(ax: plt.Axes, values: np.ndarray, bins: np.ndarray, style: 
     counts, _ = np.histogram(np.clip(values, bins[0], bins[-1]), bins=bins)
     errors = np.sqrt(counts)
     norm = counts.sum() * np.diff(bins)
-    mplhep.histplot(counts / norm, bins, yerr=errors / norm, ax=ax, histtype="step", linewidth=1.4, **style)
+    ax.stairs(counts / norm, bins, linewidth=1.4, **style)
+    centres = 0.5 * (bins[1:] + bins[:-1])
+    ax.errorbar(centres, counts / norm, yerr=errors / norm, fmt="none", ecolor=style["color"], elinewidth=1.0)
 
 
 def _present(jets: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -113,7 +115,7 @@ def plot_feature_grid(jets: dict[str, np.ndarray], names: Sequence[str], title: 
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8, loc="center right")
     fig.suptitle(f"ATLAS-style Simulation, {title} (normalised, missing values not shown)", fontsize=13)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.07, top=0.93, wspace=0.3, hspace=0.35)
     return _save(fig, path)
 
 
@@ -191,7 +193,7 @@ def read_track_jets(path: str | os.PathLike[str]) -> ak.Array:
         try:
             arrays = f[TRACK_JETS_TREE].arrays(["flavour", "sv_mass", "trk_sd0", "trk_btag"])
         except Exception as err:
-            raise InputFileError(f"{path}: cannot read tree '{TRACK_JETS_TREE}' ({type(err).__name__}: {err})") from err
+            raise InputFileError(f"{path}: cannot read tree '{TRACK_JETS_TREE}' ({describe_error(err)})") from err
     return ak.zip(
         {"flavour": arrays.flavour, "sv_mass": arrays.sv_mass,
          "trk": ak.zip({"sd0": arrays.trk_sd0, "btag": arrays.trk_btag})},
@@ -206,6 +208,8 @@ def make_plots(feature_files: Sequence[str | os.PathLike[str]], out_dir: str | o
     jets = {k: np.concatenate([c[k] for c in loaded]) for k in loaded[0]}
     track_jets = ak.concatenate([read_track_jets(p) for p in feature_files])
     mplhep.style.use("ATLAS")
+    # Plain tick labels: mathtext tick labels cost most of the plotting time on a small machine.
+    plt.rcParams["axes.formatter.use_mathtext"] = False
     try:
         written = [plot_feature_grid(jets, features.FEATURE_NAMES[:9], "large-R jet features",
                                      out / "features_fatjet.png")]

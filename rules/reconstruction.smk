@@ -1,0 +1,101 @@
+# Reconstruction: fast detector simulation, jets and the 39 features of every event chunk, the
+# train/val/test datasets (deterministic split, pT/eta training weights) and the plots.
+#   snakemake --cores 2 reconstruction            features, datasets and plots
+#   snakemake --cores 2 results/dataset/train.root
+
+RECONSTRUCTION_PLOTS = (
+    "features_fatjet.png",
+    "features_trackjet1.png",
+    "features_trackjet2.png",
+    "features_trackjet3.png",
+    "trimmed_mass.png",
+    "n_vr_track_jets.png",
+    "trackjet_sd0_flavour.png",
+    "trackjet_sv_mass_flavour.png",
+)
+RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/reconstruction"
+DATASET_SPLITS = ("train", "val", "test")
+
+
+def features_file(process, chunk):
+    return f"{RESULTS}/features/{process}/{chunk:03d}.root"
+
+
+def all_features_files():
+    """One features file per configured (process, chunk)."""
+    return [
+        features_file(process, chunk)
+        for process, spec in config["generation"]["processes"].items()
+        for chunk in range(spec["chunks"])
+    ]
+
+
+rule reconstruct_chunk:
+    """Detector simulation, large-R and VR track jets, labels and features of one event chunk."""
+    input:
+        events=f"{RESULTS}/events/{{process}}/{{chunk}}.root",
+        config=stage_config("reconstruction"),
+    output:
+        f"{RESULTS}/features/{{process}}/{{chunk}}.root",
+    log:
+        f"{RESULTS}/logs/reconstruction/{{process}}_{{chunk}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/reconstruction/{{process}}_{{chunk}}.tsv"
+    wildcard_constraints:
+        process="signal|background",
+        chunk=r"\d{3}",
+    resources:
+        mem_mb=2000,
+        runtime=lambda wc: 10 + config["generation"]["processes"][wc.process]["events_per_chunk"] // 20000,
+    shell:
+        "python -m reconstruction run --events {input.events} --out {output} --config {input.config} "
+        "--process {wildcards.process} --chunk $((10#{wildcards.chunk})) --no-progress > {log} 2>&1"
+
+
+rule merge_dataset:
+    """train/val/test datasets from every features file, with flattening weights."""
+    input:
+        features=all_features_files(),
+        config=stage_config("reconstruction"),
+    output:
+        [f"{RESULTS}/dataset/{split}.root" for split in DATASET_SPLITS],
+    log:
+        f"{RESULTS}/logs/reconstruction/merge.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/reconstruction/merge.tsv"
+    resources:
+        mem_mb=4000,
+    params:
+        out_dir=f"{RESULTS}/dataset",
+    shell:
+        "python -m reconstruction merge --features {input.features} --out-dir {params.out_dir} "
+        "--config {input.config} > {log} 2>&1"
+
+
+rule reconstruction_plots:
+    """Features (signal vs background), trimmed mass, VR track-jet multiplicity and b-tagging plots."""
+    input:
+        features=all_features_files(),
+    output:
+        [
+            report(
+                f"{RECONSTRUCTION_PLOT_DIR}/{name}",
+                caption=f"../report/reconstruction/{name.removesuffix('.png')}.rst",
+                category="Reconstruction",
+            )
+            for name in RECONSTRUCTION_PLOTS
+        ],
+    log:
+        f"{RESULTS}/logs/reconstruction/plots.log",
+    params:
+        out_dir=RECONSTRUCTION_PLOT_DIR,
+    shell:
+        "python -m reconstruction plots --features {input.features} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule reconstruction:
+    """Target: every features file, the three dataset splits and the plots."""
+    input:
+        all_features_files(),
+        rules.merge_dataset.output,
+        rules.reconstruction_plots.output,
