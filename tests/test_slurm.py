@@ -113,10 +113,13 @@ def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     cluster_dir = Path(tempfile.mkdtemp(prefix="deeppp-slurm-", dir="/tmp"))
     env = {**os.environ, "PATH": _path_with_system_dirs(), "SLURM_CONF": str(cluster_dir / "etc" / "slurm.conf")}
     try:
-        start = subprocess.run(
-            ["bash", str(SLURM_SCRIPTS / "start.sh"), str(cluster_dir)],
-            capture_output=True, text=True, env=env, timeout=180,
-        )
+        try:
+            start = subprocess.run(
+                ["bash", str(SLURM_SCRIPTS / "start.sh"), str(cluster_dir)],
+                capture_output=True, text=True, env=env, timeout=180,
+            )
+        except subprocess.TimeoutExpired as err:
+            pytest.fail(f"Slurm did not start within {err.timeout} s:\n{err.stdout}{err.stderr}")
         if start.returncode != 0:
             pytest.fail(f"Slurm did not start:\n{start.stdout}{start.stderr}")
         _report(request.config, f"{installed} in {t_install:.0f} s; cluster up in "
@@ -158,7 +161,11 @@ def _snakemake(workdir: Path, configfile: Path, *args: str, env: dict[str, str])
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
     log = done.stdout + done.stderr
     (workdir / "snakemake.log").write_text(log)
-    assert done.returncode == 0, f"`{' '.join(command)}` exited {done.returncode}:\n{log[-5000:]}"
+    if done.returncode != 0:
+        # The Slurm side of failed jobs (sbatch/srun errors) is in the per-job Slurm logs.
+        job_logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))[:3]
+        tails = "".join(f"\n--- {path}:\n" + "\n".join(path.read_text().splitlines()[-20:]) for path in job_logs)
+        pytest.fail(f"`{' '.join(command)}` exited {done.returncode}:\n{log[-5000:]}{tails}")
     return log, time.monotonic() - started
 
 
