@@ -36,7 +36,7 @@ def _seed_suffix(replica: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ml.studies import STUDY_OUTPUTS
+    from ml.settings import STUDY_OUTPUTS
 
     parser = argparse.ArgumentParser(
         prog="python -m ml",

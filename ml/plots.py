@@ -66,10 +66,12 @@ def roc_with_ratio(
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio.plot(EPS_S_GRID, rejection / ref, ls, lw=1.4)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=1.0)
     ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
     ax.legend(fontsize=9, loc="upper right")
     label(ax, title)
     ratio.axhline(1.0, color="grey", lw=0.8)
+    ratio.set_ylim(0.5, 2.0)
     ratio.set_ylabel(f"ratio to\n{reference}", fontsize=10)
     ratio.set_xlabel(r"Signal efficiency $\varepsilon_S$")
     ratio.set_xlim(EPS_S_GRID[0], 1.0)
@@ -78,19 +80,18 @@ def roc_with_ratio(
 
 def gates_vs_epoch(
     path: str | os.PathLike[str],
-    panels: Sequence[tuple[str, list[list[list[float]]], list[float]]],
-    epochs: list[int],
+    panels: Sequence[tuple[str, list[int], list[list[list[float]]], list[float]]],
     n_layers: int,
 ) -> None:
     """One row per model, one column per hidden layer: every gate value versus epoch.
 
-    ``panels``: (title, gates[epoch][layer][node], vertical markers at pruning steps/snap).
+    ``panels``: (title, epochs, gates[epoch][layer][node], vertical markers at pruning steps/snap).
     """
     style()
     fig, axes = plt.subplots(
         len(panels), n_layers, figsize=(3.2 * n_layers, 2.6 * len(panels)), sharex=True, sharey=True, squeeze=False
     )
-    for row, (title, gates, markers) in enumerate(panels):
+    for row, (title, epochs, gates, markers) in enumerate(panels):
         for layer in range(n_layers):
             ax = axes[row][layer]
             values = np.array([g[layer] for g in gates])  # [epoch, node]
@@ -98,15 +99,18 @@ def gates_vs_epoch(
             for m in markers:
                 ax.axvline(m, color="grey", lw=0.6, ls=":")
             kept = int((values[-1] > 0).sum())
-            ax.set_title(f"{title}: layer {layer + 1} ({kept}/{values.shape[1]})", fontsize=9)
+            ax.text(
+                0.97, 0.95, f"{title}\nlayer {layer + 1}: {kept}/{values.shape[1]} kept",
+                transform=ax.transAxes, ha="right", va="top", fontsize=8,
+            )
             ax.set_ylim(-0.05, 1.05)
             if row == len(panels) - 1:
                 ax.set_xlabel("Epoch", fontsize=10)
             if layer == 0:
                 ax.set_ylabel(r"gate $\sigma(w_i)$", fontsize=10)
             ax.tick_params(labelsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     label(axes[0][0])
-    fig.tight_layout()
     save(fig, path)
 
 
@@ -185,6 +189,7 @@ def points_with_errors(
         if ref_err:
             ax.axhspan(ref_value - ref_err, ref_value + ref_err, color="grey", alpha=0.2)
     ax.set_ylabel(ylabel)
+    ax.margins(x=0.08)
     ax.legend(fontsize=9)
     label(ax)
     if second is not None:

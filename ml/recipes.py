@@ -175,8 +175,9 @@ def _node_scores(net: GatedTagger, kept_inputs: torch.Tensor) -> list[torch.Tens
 
 
 def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings) -> TrainedTagger:
-    """Classic prune/train/repeat: train the full net, then ``steps`` times remove the hidden nodes
-    with the smallest relative L1 norm (globally, at least one per layer) and retrain."""
+    """Classic prune/train/repeat: train the full net, then repeatedly remove ``prune_fraction`` of
+    the surviving hidden nodes with the smallest relative L1 norm (globally, at least one per
+    layer) and retrain with early stopping, until the node budget is reached."""
     assert spec.hidden_percent is not None
     names = list(samples["train"].feature_names)
     standardisation = Standardisation.fit(samples["train"])
@@ -188,12 +189,16 @@ def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettin
     fits = [fit(net, data["train"], data["val"], settings.training, spec.seed, desc=f"{spec.name} full")]
     if settings.budget_unit != "nodes":
         raise NotImplementedError("prune/train/repeat is defined for node budgets only")
-    total = sum(spec.hidden_layout)
     target = hidden_nodes_for_percent(spec.hidden_percent, spec.hidden_layout)
     steps_record = []
     kept_inputs = torch.ones(len(names), dtype=torch.bool)
-    for step in range(1, settings.ptr.steps + 1):
-        n_keep = round(total - (total - target) * step / settings.ptr.steps)
+    n_keep = sum(spec.hidden_layout)
+    step = 0
+    while n_keep > target:
+        step += 1
+        # Remove a fixed fraction of the surviving nodes per step (iterative magnitude pruning,
+        # Han et al. 2015), the last step stopping exactly at the budget.
+        n_keep = max(target, min(n_keep - 1, round(n_keep * (1.0 - settings.ptr.prune_fraction))))
         net = net.cpu()
         scores = _node_scores(net, kept_inputs)
         flat = torch.cat(scores)

@@ -63,8 +63,8 @@ class PrunerSettings:
 class PtrSettings:
     """Classic prune/train/repeat baseline: node-level L1-norm pruning with retraining."""
 
-    steps: int = 4
-    max_epochs_per_step: int = 8
+    prune_fraction: float = 0.2
+    max_epochs_per_step: int = 10
 
 
 @dataclass(frozen=True)
@@ -244,3 +244,15 @@ def model_names(settings: MLSettings, *, core_only: bool = False) -> list[str]:
         names += [f"autopruner_h{p}_seed{replica}" for p in settings.hidden_budgets_percent]
         names += [f"autopruner_in{k}_seed{replica}" for k in settings.input_budgets]
     return names
+
+
+#: Files each study writes into the study directory ({results}/ml/); JSON first.
+STUDY_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "baseline": ("baseline.json", "baseline_roc.png", "baseline_loss.png"),
+    "inputs": ("inputs.json", "inputs_performance.png", "inputs_ranking.png"),
+    "hidden": ("hidden.json", "hidden_gates.png", "hidden_loss.png", "hidden_allocation.png", "hidden_roc.png"),
+    "retrain": ("retrain.json", "retrain_auc.png", "retrain_roc.png"),
+    "ptr": ("ptr.json", "ptr_comparison.png", "ptr_roc.png"),
+    "stability": ("stability.json", "stability_auc.png", "stability_allocation.png", "stability_features.png"),
+    "summary": ("summary.csv", "summary.md", "roc_all.png"),
+}

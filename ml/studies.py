@@ -30,17 +30,7 @@ from ml.dataset import JetSample, read_split
 from ml.jobs import file_digest, tagger_logits
 from ml.metrics import efficiency_key, weighted_roc
 from ml.model_io import load_model
-from ml.settings import MLSettings, hidden_nodes_for_percent, model_names
-
-STUDY_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "baseline": ("baseline.json", "baseline_roc.png", "baseline_loss.png"),
-    "inputs": ("inputs.json", "inputs_performance.png", "inputs_ranking.png"),
-    "hidden": ("hidden.json", "hidden_gates.png", "hidden_loss.png", "hidden_allocation.png", "hidden_roc.png"),
-    "retrain": ("retrain.json", "retrain_auc.png", "retrain_roc.png"),
-    "ptr": ("ptr.json", "ptr_comparison.png", "ptr_roc.png"),
-    "stability": ("stability.json", "stability_auc.png", "stability_allocation.png", "stability_features.png"),
-    "summary": ("summary.csv", "summary.md", "roc_all.png"),
-}
+from ml.settings import STUDY_OUTPUTS, MLSettings, hidden_nodes_for_percent, model_names
 
 
 def study_models(settings: MLSettings, study: str) -> list[str]:
@@ -290,12 +280,13 @@ def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
             "classifier_loss_per_epoch": [h["train_loss"] for h in fit["history"][1:]],
             "val_auc_per_epoch": [h["val_auc"] for h in fit["history"][1:]],
         }
-        gate_panels.append((m, [h["gates"]["hidden"] for h in fit["history"]], [*steps, float(snap_epoch)]))
+        gate_panels.append(
+            (m, [h["epoch"] for h in fit["history"]], [h["gates"]["hidden"] for h in fit["history"]], [*steps, float(snap_epoch)])
+        )
         traces.append((m, [tuple(t) for t in fit["loss_trace"]], steps, float(snap_epoch)))
-        epochs = [h["epoch"] for h in fit["history"]]
     ref_fit = ref.history["fits"][0]
     traces.append(("unpruned", [tuple(t) for t in ref_fit["loss_trace"]], [], None))
-    plots.gates_vs_epoch(out / "hidden_gates.png", gate_panels, epochs, n_layers)
+    plots.gates_vs_epoch(out / "hidden_gates.png", gate_panels, n_layers)
     plots.loss_curves(out / "hidden_loss.png", traces)
     layers = [f"layer {i + 1}" for i in range(n_layers)]
     plots.grouped_bars(

@@ -1,0 +1,114 @@
+# ML: the FCNN tagger, the AutoPruner models, the retrained and prune/train/repeat baselines, and
+# the six studies of issue 4 (JSON + PNG under {RESULTS}/ml/), plus the summary table.
+#   snakemake --cores 2 ml                       every model and study the config asks for
+#   snakemake --cores 2 results/ml/hidden.json   one study (and the models it needs)
+from ml.settings import MLConfigError as _MLConfigError
+from ml.settings import MLSettings as _MLSettings
+from ml.settings import model_names as _ml_model_names
+from ml.settings import model_spec as _ml_model_spec
+from ml.settings import STUDY_OUTPUTS as ML_STUDY_OUTPUTS
+from ml.studies import study_models as _ml_study_models
+
+try:
+    # Budgets that contradict the layout (e.g. fewer nodes than hidden layers) stop the workflow
+    # here, before any job runs; budgets above the dataset's feature count stop the first ml job.
+    _ML_SETTINGS = _MLSettings.from_config(config)
+except _MLConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+ML_DATASET_DIR = f"{RESULTS}/dataset"
+ML_MODELS_DIR = f"{RESULTS}/models"
+ML_STUDY_DIR = f"{RESULTS}/ml"
+ML_MODEL_FILES = ("model.pt", "metrics.json", "history.json")
+
+
+def ml_model_names(core_only=False):
+    """Every model the config produces (firmware rules: core_only=True leaves out seed replicas
+    and the alternative-layout input-selection models)."""
+    return _ml_model_names(_ML_SETTINGS, core_only=core_only)
+
+
+def ml_model_file(model, filename="model.pt"):
+    return f"{ML_MODELS_DIR}/{model}/{filename}"
+
+
+def _ml_train_inputs(wildcards):
+    spec = _ml_model_spec(_ML_SETTINGS, wildcards.model)
+    inputs = {
+        "config": stage_config("ml"),
+        "dataset": [f"{ML_DATASET_DIR}/{split}.root" for split in ("train", "val", "test")],
+    }
+    if spec.source_model is not None:
+        inputs["source"] = ml_model_file(spec.source_model)
+    return inputs
+
+
+rule ml_train_model:
+    """One tagger: unpruned, autopruner_*, retrained_* or ptr_* (python -m ml train --model NAME)."""
+    input:
+        unpack(_ml_train_inputs),
+    output:
+        model=f"{ML_MODELS_DIR}/{{model}}/model.pt",
+        metrics=f"{ML_MODELS_DIR}/{{model}}/metrics.json",
+        history=f"{ML_MODELS_DIR}/{{model}}/history.json",
+    log:
+        f"{RESULTS}/logs/ml/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ml/{{model}}.tsv"
+    wildcard_constraints:
+        model="|".join(ml_model_names()),
+    threads: config["ml"]["threads"]
+    resources:
+        mem_mb=3000,
+    shell:
+        "python -m ml train --config {input.config} --model {wildcards.model} "
+        "--dataset " + ML_DATASET_DIR + " --models-dir " + ML_MODELS_DIR + " > {log} 2>&1"
+
+
+def _ml_study_inputs(study):
+    models = _ml_study_models(_ML_SETTINGS, study)
+    return {
+        "config": stage_config("ml"),
+        "test": f"{ML_DATASET_DIR}/test.root",
+        "models": [ml_model_file(m, f) for m in models for f in ML_MODEL_FILES],
+    }
+
+
+def _ml_study_output(filename, study):
+    path = f"{ML_STUDY_DIR}/{filename}"
+    if filename.endswith((".png", ".csv")):
+        stem = filename.rsplit(".", 1)[0]
+        return report(path, caption=f"../report/ml/{stem}.rst", category="ML", subcategory=study)
+    return path
+
+
+for _study, _files in ML_STUDY_OUTPUTS.items():
+
+    rule:
+        name:
+            f"ml_study_{_study}"
+        input:
+            **_ml_study_inputs(_study),
+        output:
+            [_ml_study_output(f, _study) for f in _files],
+        params:
+            command="summarize" if _study == "summary" else f"study {_study}",
+        log:
+            f"{RESULTS}/logs/ml/study_{_study}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/ml/study_{_study}.tsv"
+        shell:
+            "python -m ml {params.command} --config {input.config} --dataset "
+            + ML_DATASET_DIR
+            + " --models-dir "
+            + ML_MODELS_DIR
+            + " --out "
+            + ML_STUDY_DIR
+            + " > {log} 2>&1"
+
+
+rule ml:
+    """Target: every model of the config and every study output."""
+    input:
+        [ml_model_file(m, f) for m in ml_model_names() for f in ML_MODEL_FILES],
+        [f"{ML_STUDY_DIR}/{f}" for files in ML_STUDY_OUTPUTS.values() for f in files],
