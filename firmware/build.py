@@ -115,7 +115,7 @@ def choose_precision(
         return float(tagger_metrics(labels, scores, weights, ())["auc"])
 
     choice: PrecisionChoice = scan_precision(
-        network, x, auc_of, p.scan_total_bits, p.scan_integer_bits, p.auc_tolerance
+        network, x, auc_of, p.scan_total_bits, p.scan_integer_bits, p.auc_tolerance, progress=settings.progress
     )
     return choice.chosen, {
         "mode": "scan",

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from firmware.network import DenseNetwork
 
@@ -174,6 +175,7 @@ def scan_precision(
     total_bits: Sequence[int],
     integer_bits: Sequence[int],
     tolerance: float,
+    progress: bool = False,
 ) -> PrecisionChoice:
     """AUC of the bit-accurate network for every (W, I) of the grid; keep the smallest good W.
 
@@ -181,14 +183,11 @@ def scan_precision(
     AUC wins. If no grid point is good, the best point of the widest W is returned and flagged.
     """
     auc_float = auc_of(network.forward(x)[:, 0])
+    grid = [FixedFormat(w, i) for w in sorted(set(total_bits)) for i in sorted(set(integer_bits)) if i < w]
     points = []
-    for w in sorted(set(total_bits)):
-        for i in sorted(set(integer_bits)):
-            if i >= w:
-                continue
-            fmt = FixedFormat(w, i)
-            qnet = QuantisedNetwork.from_network(network, fmt)
-            points.append(ScanPoint(fmt, auc_of(qnet.logits(x)[:, 0])))
+    for fmt in tqdm(grid, desc="precision scan", unit="format", disable=not progress, leave=False):
+        qnet = QuantisedNetwork.from_network(network, fmt)
+        points.append(ScanPoint(fmt, auc_of(qnet.logits(x)[:, 0])))
     if not points:
         raise ValueError("empty precision scan grid")
     good = [p for p in points if p.auc >= auc_float - tolerance]
