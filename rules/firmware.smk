@@ -1,0 +1,67 @@
+# Firmware: per model an hls4ml project with bit-accurate emulation, da4ml pipelined Verilog
+# (Verilator-checked, Yosys-synthesised where small enough) and report.json; then one summary.
+#   snakemake --cores 2 firmware                              every core model of the ml stage
+#   snakemake --cores 2 results/firmware/autopruner_h30/report.json      one model
+# Included after rules/ml.smk (ml_model_names, ml_model_file).
+
+FIRMWARE_DIR = f"{RESULTS}/firmware"
+FIRMWARE_PLOTS = ("resources_vs_pruning", "latency_vs_pruning", "roc_float_vs_firmware", "precision_scan")
+
+
+def firmware_models():
+    """One firmware per model setting: seed replicas and alternative layouts are study-only."""
+    return ml_model_names(core_only=True)
+
+
+rule firmware_build:
+    """One model: hls/ (hls4ml project), rtl/ (da4ml Verilog), scores.root, report.json."""
+    input:
+        config=stage_config("firmware"),
+        model=ml_model_file("{model}"),
+        test=f"{RESULTS}/dataset/test.root",
+    output:
+        report=f"{FIRMWARE_DIR}/{{model}}/report.json",
+        scores=f"{FIRMWARE_DIR}/{{model}}/scores.root",
+    log:
+        f"{RESULTS}/logs/firmware/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/firmware/{{model}}.tsv"
+    wildcard_constraints:
+        model="|".join(firmware_models()),
+    threads: config["firmware"]["threads"]
+    resources:
+        mem_mb=3000,
+    shell:
+        "python -m firmware build --config {input.config} --model {input.model} "
+        "--test-data {input.test} --out " + FIRMWARE_DIR + "/{wildcards.model} "
+        "--name {wildcards.model} --no-progress > {log} 2>&1"
+
+
+rule firmware_summary:
+    """Summary table (CSV + Markdown) and plots across all models."""
+    input:
+        config=stage_config("firmware"),
+        reports=[f"{FIRMWARE_DIR}/{m}/report.json" for m in firmware_models()],
+        scores=[f"{FIRMWARE_DIR}/{m}/scores.root" for m in firmware_models()],
+    output:
+        csv=report(f"{FIRMWARE_DIR}/summary.csv", caption="../report/firmware/summary.rst", category="Firmware"),
+        md=f"{FIRMWARE_DIR}/summary.md",
+        plots=[
+            report(f"{FIRMWARE_DIR}/{p}.png", caption=f"../report/firmware/{p}.rst", category="Firmware")
+            for p in FIRMWARE_PLOTS
+        ],
+    log:
+        f"{RESULTS}/logs/firmware/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/firmware/summary.tsv"
+    params:
+        model_dirs=" ".join(f"{FIRMWARE_DIR}/{m}" for m in firmware_models()),
+    shell:
+        "python -m firmware summarize {params.model_dirs} --config {input.config} "
+        "--out " + FIRMWARE_DIR + " > {log} 2>&1"
+
+
+rule firmware:
+    """Target: firmware of every core model and the summary."""
+    input:
+        rules.firmware_summary.output,
