@@ -7,6 +7,7 @@ final ``os.replace`` is atomic) and renamed only after the writer finished witho
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -29,6 +30,9 @@ def atomic_path(final_path: str | os.PathLike[str], suffix: str | None = None) -
     parent = final.parent if str(final.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        # A writer killed with SIGKILL cannot clean up; its leftovers carry our prefix.
+        for stale in parent.glob(f".{glob.escape(final.name)}.*"):
+            stale.unlink(missing_ok=True)
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{final.name}.", suffix=final.suffix if suffix is None else suffix, dir=parent
         )

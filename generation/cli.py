@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         generation_config,
         chunk=args.chunk,
-        full_config={**config, "generation": generation_config},
+        # only what determines this file: other stages' settings must not change its bytes
+        full_config={"seed": config["seed"], "generation": generation_config},
         progress=not args.no_progress,
     )
     print(
