@@ -115,7 +115,13 @@ def choose_precision(
         return float(tagger_metrics(labels, scores, weights, ())["auc"])
 
     choice: PrecisionChoice = scan_precision(
-        network, x, auc_of, p.scan_total_bits, p.scan_integer_bits, p.auc_tolerance, progress=settings.progress
+        network,
+        x,
+        auc_of,
+        p.scan_total_bits,
+        p.scan_integer_bits,
+        p.auc_tolerance,
+        progress=settings.progress,
     )
     return choice.chosen, {
         "mode": "scan",
@@ -320,7 +326,7 @@ def _rtl_path(
     }
 
     # Verilator: cycle-accurate simulation of the written RTL on every test jet.
-    reason = _tool_gate(
+    reason = tool_gate(
         r.verilator,
         "firmware.rtl.verilator",
         rtl.verilator_unavailable_reason(),
@@ -358,7 +364,7 @@ def _rtl_path(
         "initiation_interval": figure(1, latency_tool),
     }
     sources = rtl.verilog_sources(project)
-    reason = _tool_gate(
+    reason = tool_gate(
         r.yosys,
         "firmware.rtl.yosys",
         synthesis.yosys_unavailable_reason(),
@@ -405,7 +411,7 @@ def _rtl_path(
     return report, logit_emulator
 
 
-def _tool_gate(
+def tool_gate(
     switch: str, key: str, unavailable: str | None, multiplications: int, limit: int, limit_key: str
 ) -> str | None:
     """None if the tool should run; otherwise the reason it does not."""

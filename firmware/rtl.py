@@ -28,6 +28,7 @@ import io
 import os
 import shutil
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,15 @@ def verilator_simulate(
     model: Any, x_on_grid: np.ndarray, work_dir: Path, metadata: dict[str, Any], threads: int = 1
 ) -> np.ndarray:
     """Compile the RTL with Verilator and clock every jet through it; (n_jets, n_outputs)."""
-    with verilator_environment(work_dir), contextlib.redirect_stdout(io.StringIO()):
-        model.compile(openmp=False, nproc=max(1, threads), metadata=metadata)
+    from deeppp import DeepppError
+
+    with verilator_environment(work_dir), contextlib.redirect_stdout(sys.stderr):
+        try:
+            model.compile(openmp=False, nproc=max(1, threads), metadata=metadata)
+        except RuntimeError as err:  # da4ml has printed the compiler output to stderr
+            raise DeepppError(
+                f"Verilator build of the RTL failed ({err}); compiler output is in the log"
+            ) from err
     out = model.predict(np.ascontiguousarray(x_on_grid, dtype=np.float64), n_threads=1)
     return np.asarray(out, dtype=np.float64).reshape(len(x_on_grid), -1)
 

@@ -120,7 +120,15 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
-        verilator = "n/a" if row["verilator_mismatches"] is None else ("bit-exact" if row["verilator_mismatches"] == 0 else f"{row['verilator_mismatches']} diff")
+        verilator = (
+            "n/a"
+            if row["verilator_mismatches"] is None
+            else (
+                "bit-exact"
+                if row["verilator_mismatches"] == 0
+                else f"{row['verilator_mismatches']} diff"
+            )
+        )
         lines.append(
             f"| {row['model']} | {row['inputs']} | {row['hidden_nodes']} | {row['multiplications']} | "
             f"{row['precision']} | {_fmt(row['lut'])} ({row['lut_tool']}) | {_fmt(row['ff'])} ({row['ff_tool']}) | "
@@ -151,7 +159,10 @@ def write_summary(model_dirs: Sequence[str | Path], out_dir: str | Path) -> list
     reports = [read_report(d) for d in model_dirs]
     rows = summary_rows(reports)
     out = Path(out_dir)
-    write_text_atomic(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False, lineterminator="\n", float_format="%.6g"))
+    write_text_atomic(
+        out / "summary.csv",
+        pd.DataFrame(rows).to_csv(index=False, lineterminator="\n", float_format="%.6g"),
+    )
     write_text_atomic(out / "summary.md", markdown_table(rows))
     from firmware import plots
 
@@ -160,7 +171,8 @@ def write_summary(model_dirs: Sequence[str | Path], out_dir: str | Path) -> list
     directory = {r["model"]: Path(d) for r, d in zip(reports, model_dirs, strict=True)}
     roc_models = _roc_selection(list(directory))
     plots.roc_float_vs_firmware(
-        out / "roc_float_vs_firmware.png", {m: read_scores(directory[m] / "scores.root") for m in roc_models}
+        out / "roc_float_vs_firmware.png",
+        {m: read_scores(directory[m] / "scores.root") for m in roc_models},
     )
     plots.precision_scan(out / "precision_scan.png", reports)
     return rows
