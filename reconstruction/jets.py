@@ -4,7 +4,7 @@ Thin typed layer over the compiled ``reconstruction._fastjet_ext`` (fastjet 3.5 
 fastjet-contrib: VariableRPlugin, EnergyCorrelator, Nsubjettiness). Definitions follow the ATLAS
 boosted H -> bb analyses (large-R: anti-kt R = 1.0, trimmed with kt R_sub = 0.2, f_cut = 5 %;
 track jets: anti-kt variable-R, rho = 30 GeV, R in [0.02, 0.4], pT > 7 GeV, >= 2 tracks),
-ATL-PHYS-PUB-2017-010 and Phys. Lett. B 786 (2018) 59.
+ATL-PHYS-PUB-2017-010 and Eur. Phys. J. C 79 (2019) 836.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Signal: the large-R jet closest to the Higgs boson within Delta R < R_match that also contains
 both b quarks of the decay within Delta R < R_match of its axis (ATLAS H -> bb tagger
-definition, ATL-PHYS-PUB-2020-019). Background: the leading large-R jets of QCD events.
+definition, Eur. Phys. J. C 79 (2019) 836). Background: the leading large-R jets of QCD events.
 Track-jet flavour (b, c, light) comes from weakly decaying hadrons with pT > 5 GeV within the
 jet's effective radius (the cone variant of ATLAS's hadron labelling); it is used for
 diagnostics and plots only, never as a feature.

@@ -8,6 +8,7 @@ batch), so a chunk's output depends only on the config and seed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,8 +118,6 @@ def check_events_file(path: Path, process: str | None = None) -> int:
         if missing:
             raise InputFileError(f"{path}: tree '{EVENTS_TREE}' lacks branches {missing} (wrong schema)")
         if process is not None and "provenance" in f:
-            import json
-
             recorded = json.loads(str(f["provenance"])).get("process")
             if recorded is not None and recorded != process:
                 raise InputFileError(f"{path}: holds '{recorded}' events, not '{process}'")
