@@ -8,12 +8,13 @@ under a final name. ``report.json`` is written last: it is the file the workflow
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,16 @@ def build_firmware(
     config: dict[str, Any] | None = None,
     model_name: str | None = None,
     log: Callable[[str], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Build and check the firmware of one trained model; returns the report (also written)."""
+    """Build and check the firmware of one trained model; returns the report (also written).
+
+    ``timings`` (optional) receives the wall time in seconds of each step (``float_and_precision``,
+    ``hls4ml``, ``vendor_synthesis``, ``da4ml``, ``verilator``, ``yosys``, ``nextpnr``); they are
+    not written to the report, which must not change from run to run.
+    """
     say = log or (lambda message: print(message, file=sys.stdout, flush=True))
+    timer = StepTimer(timings)
     out = Path(out_dir).resolve()
     name = model_name or Path(model_path).parent.name
     sequential, meta = load_tagger(model_path)
@@ -154,32 +162,28 @@ def build_firmware(
         f"[{name}] layout {network.layout}, {network.multiplications} multiplications, {len(x)} test jets"
     )
 
-    clock = time.perf_counter()
-    with torch.no_grad():
+    with timer("float_and_precision"), torch.no_grad():
         logit_float = (
             sequential(torch.from_numpy(x.astype(np.float32))).double().numpy().reshape(len(x), -1)
         )
-    fmt, precision_report = choose_precision(network, x, labels, weights, settings)
-    qnet = QuantisedNetwork.from_network(network, fmt)
-    x_grid = qnet.quantise_inputs(x)
-    logit_reference = qnet.logits(x)
-    say(
-        f"[{name}] precision {fmt} ({precision_report['mode']}), {time.perf_counter() - clock:.1f} s"
-    )
+        fmt, precision_report = choose_precision(network, x, labels, weights, settings)
+        qnet = QuantisedNetwork.from_network(network, fmt)
+        x_grid = qnet.quantise_inputs(x)
+        logit_reference = qnet.logits(x)
+    say(f"[{name}] precision {fmt} ({precision_report['mode']}), {timer.last:.1f} s")
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=out))
     try:
-        clock = time.perf_counter()
         hls_report, logit_hls = _hls_path(
-            qnet, x_grid, logit_reference, logit_float, labels, weights, settings, work
+            qnet, x_grid, logit_reference, logit_float, labels, weights, settings, work, timer
         )
-        say(f"[{name}] hls4ml project + emulation: {time.perf_counter() - clock:.1f} s")
-        clock = time.perf_counter()
+        say(f"[{name}] hls4ml project + emulation: {timer.steps['hls4ml']:.1f} s")
         rtl_report, logit_rtl = _rtl_path(
-            qnet, network, x_grid, logit_reference, settings, work, say, name
+            qnet, network, x_grid, logit_reference, settings, work, say, name, timer
         )
-        say(f"[{name}] RTL path: {time.perf_counter() - clock:.1f} s")
+        if (work / "hls4ml.log").exists() and (work / "hls").exists():
+            (work / "hls4ml.log").rename(work / "hls" / "hls4ml.log")
         for sub in ("hls", "rtl"):
             final = out / sub
             if final.exists():
@@ -243,6 +247,7 @@ def _hls_path(
     weights: np.ndarray,
     settings: FirmwareSettings,
     work: Path,
+    timer: StepTimer,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     h = settings.hls4ml
     report: dict[str, Any] = {
@@ -264,15 +269,17 @@ def _hls_path(
         },
     }
     with open(work / "hls4ml.log", "w") as log:
-        model = hls.build_hls_project(qnet, settings, work / "hls", log=log)
-        logit_hls = hls.emulate(model, x_grid)
+        with timer("hls4ml"):
+            model = hls.build_hls_project(qnet, settings, work / "hls", log=log)
+            logit_hls = hls.emulate(model, x_grid)
         report["emulation"] = {
             "tool": "hls4ml-emulation",
             **tagger_metrics(labels, logit_hls[:, 0], weights, settings.signal_efficiencies),
             "vs_float": agreement(logit_hls, logit_float),
             "mismatches_vs_fixed_point": mismatches(logit_hls, logit_reference),
         }
-        report["synthesis"] = hls.vendor_synthesis(model, settings, log=log)
+        with timer("vendor_synthesis"):
+            report["synthesis"] = hls.vendor_synthesis(model, settings, log=log)
     return report, logit_hls
 
 
@@ -285,20 +292,23 @@ def _rtl_path(
     work: Path,
     say: Callable[[str], None],
     name: str,
+    timer: StepTimer,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     r = settings.rtl
     if not r.enabled:
         reason = "firmware.rtl.enabled is false"
         return {"skipped": reason, "resources": _skipped_resources(reason)}, None
     period = settings.clock_period_ns
-    comb = rtl.trace_network(qnet, r.search_all_decompose)
-    pipe = rtl.pipeline(comb, r.latency_cutoff)
-    stages = len(pipe.solutions)
     project = work / "rtl"
-    model = rtl.verilog_model(pipe, project, period, settings.hls4ml.part)
     metadata = {"deeppp_model": name, "precision": str(qnet.fmt)}
-    rtl.write_verilog(model, metadata)
-    logit_emulator = rtl.emulate(comb, x_grid, settings.threads)
+    with timer("da4ml"):
+        comb = rtl.trace_network(qnet, r.search_all_decompose)
+        pipe = rtl.pipeline(comb, r.latency_cutoff)
+        model = rtl.verilog_model(pipe, project, period, settings.hls4ml.part)
+        rtl.write_verilog(model, metadata)
+        logit_emulator = rtl.emulate(comb, x_grid, settings.threads)
+    stages = len(pipe.solutions)
+    say(f"[{name}] da4ml trace, {stages}-stage pipeline, Verilog, emulation: {timer.last:.1f} s")
     n_mismatch = mismatches(logit_emulator, logit_reference)
     if n_mismatch:
         raise FirmwareCheckError(
@@ -335,11 +345,11 @@ def _rtl_path(
         "verilator_max_multiplications",
     )
     if reason is None:
-        clock = time.perf_counter()
-        logit_sim = rtl.verilator_simulate(
-            model, x_grid, work / "verilator", metadata, settings.threads
-        )
-        rtl.clean_simulation_build(project)
+        with timer("verilator"):
+            logit_sim = rtl.verilator_simulate(
+                model, x_grid, work / "verilator", metadata, settings.threads
+            )
+            rtl.clean_simulation_build(project)
         n_sim = mismatches(logit_sim, logit_emulator)
         if n_sim:
             raise FirmwareCheckError(
@@ -350,9 +360,7 @@ def _rtl_path(
             "n_jets": len(x_grid),
             "mismatches_vs_emulator": n_sim,
         }
-        say(
-            f"[{name}] Verilator: bit-exact on {len(x_grid)} jets ({time.perf_counter() - clock:.1f} s)"
-        )
+        say(f"[{name}] Verilator: bit-exact on {len(x_grid)} jets ({timer.last:.1f} s)")
     else:
         report["verilator"] = skipped(reason)
         say(f"[{name}] Verilator skipped: {reason}")
@@ -373,10 +381,10 @@ def _rtl_path(
         "yosys_max_multiplications",
     )
     if reason is None:
-        clock = time.perf_counter()
-        counts = synthesis.run_yosys_xilinx(
-            sources, rtl.PROJECT_NAME, r.yosys_family, project / "yosys"
-        )
+        with timer("yosys"):
+            counts = synthesis.run_yosys_xilinx(
+                sources, rtl.PROJECT_NAME, r.yosys_family, project / "yosys"
+            )
         report["yosys"] = {
             "family": r.yosys_family,
             **{k: figure(v, "yosys") for k, v in counts.items()},
@@ -384,7 +392,7 @@ def _rtl_path(
         for key in ("lut", "ff", "dsp", "bram", "carry"):
             resources[key] = figure(counts[key], "yosys")
         say(
-            f"[{name}] Yosys synth_xilinx: {counts['lut']} LUT, {counts['ff']} FF ({time.perf_counter() - clock:.1f} s)"
+            f"[{name}] Yosys synth_xilinx: {counts['lut']} LUT, {counts['ff']} FF ({timer.last:.1f} s)"
         )
     else:
         report["yosys"] = skipped(reason)
@@ -396,7 +404,10 @@ def _rtl_path(
     if r.nextpnr_ecp5:
         why_not = synthesis.nextpnr_unavailable_reason() or synthesis.yosys_unavailable_reason()
         if why_not is None:
-            pnr = synthesis.run_nextpnr_ecp5(sources, rtl.PROJECT_NAME, period, project / "nextpnr")
+            with timer("nextpnr"):
+                pnr = synthesis.run_nextpnr_ecp5(
+                    sources, rtl.PROJECT_NAME, period, project / "nextpnr"
+                )
             report["nextpnr_ecp5"] = {
                 k: (
                     figure(v, "nextpnr-ecp5") if v is not None else skipped("not in nextpnr report")
@@ -409,6 +420,23 @@ def _rtl_path(
         report["nextpnr_ecp5"] = skipped("firmware.rtl.nextpnr_ecp5 is off")
     report["resources"] = resources
     return report, logit_emulator
+
+
+class StepTimer:
+    """Wall time per named step, kept out of the report (it differs from run to run)."""
+
+    def __init__(self, sink: dict[str, float] | None = None) -> None:
+        self.steps: dict[str, float] = sink if sink is not None else {}
+        self.last = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.last = time.perf_counter() - start
+            self.steps[step] = self.steps.get(step, 0.0) + self.last
 
 
 def tool_gate(
