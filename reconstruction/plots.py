@@ -38,7 +38,7 @@ PLOT_FILES = (
 
 SIGNAL_STYLE = {"color": "tab:red", "label": r"$H\rightarrow b\bar{b}$ (signal)"}
 BACKGROUND_STYLE = {"color": "tab:blue", "label": "QCD multijet"}
-ENERGY_LABEL = r"$\sqrt{s}$ = 14 TeV, Pythia 8 + fast simulation"
+ENERGY_LABEL = "√s = 14 TeV, Pythia 8 + fast simulation"
 COUNT_FEATURES = {"n_vr_track_jets"} | {
     f"trackjet{i}_{name}" for i in range(1, features.N_TRACK_JETS + 1) for name in ("n_tracks", "n_displaced")
 }
@@ -106,6 +106,7 @@ def plot_feature_grid(jets: dict[str, np.ndarray], names: Sequence[str], title: 
         ax.set_xlabel(f"{name}" + (f" [{feature.unit}]" if feature.unit else ""), fontsize=10)
         ax.set_ylabel("normalised", fontsize=10)
         ax.tick_params(labelsize=8)
+        ax.ticklabel_format(axis="y", style="plain")  # no '1e-2' offset text over the labels
         missing_s = 1 - present[signal].mean() if signal.any() else 0.0
         missing_b = 1 - present[~signal].mean() if (~signal).any() else 0.0
         if missing_s > 0 or missing_b > 0:
@@ -114,7 +115,9 @@ def plot_feature_grid(jets: dict[str, np.ndarray], names: Sequence[str], title: 
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8, loc="center right")
-    fig.suptitle(f"ATLAS-style Simulation, {title} (normalised, missing values not shown)", fontsize=13)
+    mplhep.atlas.label(text="Simulation", data=True, rlabel="", ax=axes.flat[0], loc=0, fontsize=10)
+    fig.suptitle(f"{title}: signal vs background, normalised (missing values not shown); "
+                 "√s = 14 TeV, Pythia 8 + fast simulation", fontsize=12)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.07, top=0.93, wspace=0.3, hspace=0.35)
     return _save(fig, path)
 
