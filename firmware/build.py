@@ -340,9 +340,9 @@ def _rtl_path(
         r.verilator,
         "firmware.rtl.verilator",
         rtl.verilator_unavailable_reason(),
-        network.multiplications,
-        r.verilator_max_multiplications,
-        "verilator_max_multiplications",
+        comb.cost,
+        r.verilator_max_lut_estimate,
+        "verilator_max_lut_estimate",
     )
     if reason is None:
         with timer("verilator"):
@@ -376,9 +376,9 @@ def _rtl_path(
         r.yosys,
         "firmware.rtl.yosys",
         synthesis.yosys_unavailable_reason(),
-        network.multiplications,
-        r.yosys_max_multiplications,
-        "yosys_max_multiplications",
+        comb.cost,
+        r.yosys_max_lut_estimate,
+        "yosys_max_lut_estimate",
     )
     if reason is None:
         with timer("yosys"):
@@ -440,17 +440,31 @@ class StepTimer:
 
 
 def tool_gate(
-    switch: str, key: str, unavailable: str | None, multiplications: int, limit: int, limit_key: str
+    switch: str,
+    key: str,
+    unavailable: str | None,
+    lut_estimate: float,
+    limit: float,
+    limit_key: str,
 ) -> str | None:
-    """None if the tool should run; otherwise the reason it does not."""
+    """None if the tool should run; otherwise the reason it does not.
+
+    ``auto`` runs a tool only up to a size limit on da4ml's LUT estimate: Verilator's and Yosys's
+    run times follow the netlist size, which depends on the precision as much as on the number
+    of multiplications (a 6k-LUT pruned tagger: ~30 s of Verilator, ~45 s of Yosys; 27k LUTs:
+    4 min of Yosys).
+    """
     if switch == "off":
         return f"{key} is off"
     if unavailable is not None:
         if switch == "on":
             raise DeepppError(f"{key} is on but {unavailable}")
         return unavailable
-    if switch == "auto" and multiplications > limit:
-        return f"{multiplications} multiplications > firmware.rtl.{limit_key} = {limit} (set {key}: on to force)"
+    if switch == "auto" and lut_estimate > limit:
+        return (
+            f"da4ml estimate of {lut_estimate:.0f} LUTs > firmware.rtl.{limit_key} = {limit:.0f} "
+            f"(set {key}: on to force)"
+        )
     return None
 
 

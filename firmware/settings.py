@@ -51,18 +51,18 @@ class Hls4mlSettings:
 class RtlSettings:
     """Open-source RTL path: da4ml pipelining, Verilator simulation, Yosys synthesis.
 
-    Verilator and Yosys run in ``auto`` mode only for networks up to the given number of
-    multiplications (their run time grows fast with the design: a 39-16-16-1 net already needs
-    about 80 s of Yosys); above it the da4ml cost estimate is reported under its own tool name.
+    Verilator and Yosys run in ``auto`` mode only for designs up to the given da4ml LUT estimate
+    (their run time grows with the netlist: a 39-16-16-1 net already needs about 80 s of Yosys);
+    above it the da4ml cost estimate is reported under its own tool name.
     """
 
     enabled: bool = True
     latency_cutoff: float = 5.0
     search_all_decompose: bool = False
     verilator: ToolSwitch = "auto"
-    verilator_max_multiplications: int = 1500
+    verilator_max_lut_estimate: float = 10000.0
     yosys: ToolSwitch = "auto"
-    yosys_max_multiplications: int = 400
+    yosys_max_lut_estimate: float = 8000.0
     yosys_family: str = "xcup"
     nextpnr_ecp5: bool = False
 

