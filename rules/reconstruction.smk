@@ -30,6 +30,16 @@ def all_features_files():
     ]
 
 
+def plot_features_files():
+    """The first ``plot_max_chunks`` chunks of each process: plots need statistics, not every jet."""
+    limit = config["reconstruction"]["plot_max_chunks"]
+    return [
+        features_file(process, chunk)
+        for process, spec in config["generation"]["processes"].items()
+        for chunk in range(min(spec["chunks"], limit))
+    ]
+
+
 rule reconstruct_chunk:
     """Detector simulation, large-R and VR track jets, labels and features of one event chunk."""
     input:
@@ -64,7 +74,7 @@ rule merge_dataset:
     benchmark:
         f"{RESULTS}/benchmarks/reconstruction/merge.tsv"
     resources:
-        mem_mb=4000,
+        mem_mb=6000,
     params:
         out_dir=f"{RESULTS}/dataset",
     shell:
@@ -75,7 +85,7 @@ rule merge_dataset:
 rule reconstruction_plots:
     """Features (signal vs background), trimmed mass, VR track-jet multiplicity and b-tagging plots."""
     input:
-        features=all_features_files(),
+        features=plot_features_files(),
     output:
         [
             report(
@@ -87,6 +97,8 @@ rule reconstruction_plots:
         ],
     log:
         f"{RESULTS}/logs/reconstruction/plots.log",
+    resources:
+        mem_mb=4000,
     params:
         out_dir=RECONSTRUCTION_PLOT_DIR,
     shell:
