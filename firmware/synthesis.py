@@ -157,6 +157,7 @@ def run_nextpnr_ecp5(
             "nextpnr.log",
             "--quiet",
             "--out-of-context",
+            "--timing-allow-fail",  # report the achieved Fmax instead of failing below the target
         ],
         "nextpnr-ecp5",
         work_dir,

@@ -245,3 +245,14 @@ def test_summary_compares_like_with_like(built: dict[str, Any], tmp_path: Path) 
         "precision_scan",
     ):
         assert (tmp_path / f"{plot}.png").stat().st_size > 10_000, plot
+
+
+NEXTPNR_MISSING = synthesis.nextpnr_unavailable_reason()
+
+
+@pytest.mark.skipif(NEXTPNR_MISSING is not None, reason=f"optional nextpnr-ecp5: {NEXTPNR_MISSING}")
+def test_nextpnr_ecp5_place_and_route(built: dict[str, Any], tmp_path: Path) -> None:
+    sources = rtl.verilog_sources(built["work"] / "fw/child/rtl")
+    result = synthesis.run_nextpnr_ecp5(sources, rtl.PROJECT_NAME, 5.0, tmp_path)
+    assert result["fmax_mhz"] > 10.0  # a few adder levels per stage on an ECP5: tens of MHz
+    assert result["lut4"] > 0 and result["ff"] > 0 and result["dsp"] == 0
