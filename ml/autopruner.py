@@ -54,25 +54,29 @@ class GateGroup:
 
     ``budget`` is a node count (``unit == 'nodes'``) or a multiplication count; for the latter,
     ``neighbour_widths`` gives the fixed widths before the first and after the last gated layer
-    (the input count and the output width 1).
+    (the input count and the output width 1). Every layer of the group keeps at least one node,
+    otherwise the network would be cut in two.
     """
 
     name: str
-    gates: list[Gate]
+    gate: Gate
     unit: BudgetUnit
     budget: int
     neighbour_widths: tuple[int, int] = (0, 1)
-    min_per_layer: int = 1
 
     @property
     def size(self) -> int:
-        return sum(g.n_nodes for g in self.gates)
+        return self.gate.n_nodes
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.gate.sizes
 
     @property
     def full_budget(self) -> int:
         if self.unit == "nodes":
             return self.size
-        return int(multiplications(self._widths([float(g.n_nodes) for g in self.gates])))
+        return int(multiplications(self._widths([float(n) for n in self.sizes])))
 
     def _widths(self, counts: Sequence[float | torch.Tensor]) -> list[float | torch.Tensor]:
         return [self.neighbour_widths[0], *counts, self.neighbour_widths[1]]
@@ -88,71 +92,121 @@ class GateGroup:
         full = self.full_budget
         return full - (full - self.budget) * (step + 1) / n_steps
 
-    def select(self, budget: float) -> list[torch.Tensor]:
-        """Which gates stay open for ``budget``: largest logits first, at least one per layer.
+    def select(self, budget: float) -> torch.Tensor:
+        """Boolean mask of the gates that stay open for ``budget`` (all layers concatenated):
+        largest logits first, the best node of every layer always included.
 
-        Nodes: exactly ``round(budget)`` gates. Multiplications: greedy in logit order, adding a
-        node whenever the total still fits (so the result is within budget and no further node fits).
+        Nodes: exactly ``max(round(budget), n_layers)`` gates. Multiplications: greedy in logit
+        order, adding a node whenever the total still fits, so the result is within budget and
+        no further node fits.
         """
-        logits = [g.logits.detach().cpu() for g in self.gates]
-        masks = [torch.zeros(g.n_nodes, dtype=torch.bool) for g in self.gates]
-        counts = [0] * len(self.gates)
-        for layer, w in enumerate(logits):  # the best node of each layer first
-            masks[layer][int(torch.argmax(w))] = True
-            counts[layer] = 1
-        flat = torch.cat(logits)
+        logits = self.gate.logits.detach()
+        # The best node of each layer (first one on ties) gets an infinite bonus: a padded
+        # [layers, widest] view makes this one argmax instead of a loop with a sync per layer.
+        padded_index = self._padded_index(logits.device)
+        padded = torch.cat([logits, logits.new_full((1,), -math.inf)])[padded_index]
+        best = padded_index.gather(1, padded.argmax(dim=1, keepdim=True)).squeeze(1)
+        bonus = torch.zeros_like(logits).index_fill_(0, best, math.inf)
         # Stable sort: ties are broken by position, so the choice is deterministic.
-        order_tensor = torch.sort(flat, descending=True, stable=True).indices
+        order = torch.sort(logits + bonus, descending=True, stable=True).indices
         if self.unit == "nodes":
-            forced = torch.cat(masks)
-            free = order_tensor[~forced[order_tensor]][: max(0, round(budget) - len(self.gates))]
-            chosen = forced.clone()
-            chosen[free] = True
-            return list(torch.split(chosen, [g.n_nodes for g in self.gates]))
-        order = order_tensor.tolist()
-        layer_of = [i for i, g in enumerate(self.gates) for _ in range(g.n_nodes)]
-        offset = [sum(g.n_nodes for g in self.gates[:i]) for i in range(len(self.gates))]
-        for index in order:
-            layer = layer_of[index]
-            node = index - offset[layer]
-            if masks[layer][node]:
-                continue
+            chosen = torch.zeros_like(logits, dtype=torch.bool)
+            chosen[order[: max(round(budget), len(self.sizes))]] = True
+            return chosen
+        chosen_cpu = torch.zeros(self.size, dtype=torch.bool)
+        layer_of = [i for i, n in enumerate(self.sizes) for _ in range(n)]
+        counts = [0] * len(self.sizes)
+        for index in order[: len(self.sizes)].tolist():  # one node per layer, unconditionally
+            chosen_cpu[index] = True
+            counts[layer_of[index]] += 1
+        for index in order[len(self.sizes) :].tolist():
             trial = list(counts)
-            trial[layer] += 1
+            trial[layer_of[index]] += 1
             if self.cost_of(trial) <= budget + 1e-9:
-                masks[layer][node] = True
+                chosen_cpu[index] = True
                 counts = trial
-        return masks
+        return chosen_cpu.to(logits.device)
+
+    def _padded_index(self, device: torch.device) -> torch.Tensor:
+        """``[layers, widest]`` flat node indices, padded with ``size`` (points at -inf)."""
+        cached = getattr(self, "_padded", None)
+        if cached is None or cached.device != device:
+            widest = max(self.sizes)
+            rows, offset = [], 0
+            for n in self.sizes:
+                rows.append(list(range(offset, offset + n)) + [self.size] * (widest - n))
+                offset += n
+            cached = torch.tensor(rows, device=device)
+            self._padded = cached
+        return cached
 
     def loss(self, target: float, beta: float, gate_target: float, closed_logit: float) -> torch.Tensor:
         """``B + beta * P`` for the current gate values (see module docstring)."""
-        values = [g.values() for g in self.gates]
-        counts = [v.sum() / gate_target for v in values]
-        scale = float(self.full_budget)
-        budget_term = self.size * ((self.cost_of(counts) - target) / scale) ** 2
+        logits = self.gate.logits
+        values = torch.sigmoid(logits)
+        if self.unit == "nodes":
+            used = values.sum() / gate_target
+        else:
+            used = self.cost_of([v.sum() / gate_target for v in torch.split(values, self.sizes)])
+        budget_term = self.size * ((used - target) / float(self.full_budget)) ** 2
         if beta <= 0.0:
             return budget_term
-        keep = torch.cat(self.select(target)).to(self.gates[0].logits.device)
-        logits = torch.cat([g.logits for g in self.gates])
+        keep = self.select(target).to(logits.dtype)
         # Kept: BCE towards the pre-set value (gradient s - v). Rejected: a hinge in logit space
         # (gradient 1 until w < closed_logit), because BCE towards 0 has gradient s, which
         # vanishes as the gate closes and would leave rejected gates at ~1e-2 for many epochs.
-        opened = F.binary_cross_entropy_with_logits(
-            logits[keep], torch.full_like(logits[keep], gate_target), reduction="sum"
-        )
-        closed = torch.relu(logits[~keep] - closed_logit).sum()
-        return budget_term + beta * (opened + closed)
+        opened = F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, gate_target), reduction="none")
+        closed = torch.relu(logits - closed_logit)
+        polarisation = (keep * opened + (1.0 - keep) * closed).sum()
+        return budget_term + beta * polarisation
+
+    @torch.no_grad()
+    def add_gradient(self, target: float, beta: float, gate_target: float, closed_logit: float, scale: float) -> None:
+        """Add ``scale * d(B + beta P)/dw`` to the logits' gradient, in closed form.
+
+        The same gradient autograd gets from :meth:`loss` (checked in the tests) with a handful
+        of tensor operations instead of a graph: in the per-batch-overhead regime of a small
+        tagger this keeps an AutoPruner step close to a plain one.
+        """
+        logits = self.gate.logits
+        values = torch.sigmoid(logits)
+        slope = values * (1.0 - values)
+        full = float(self.full_budget)
+        if self.unit == "nodes":
+            used = float(values.sum()) / gate_target
+            coefficient = scale * 2.0 * self.size * (used - target) / full**2 / gate_target
+            gradient = slope * coefficient
+        else:
+            counts = [float(v.sum()) / gate_target for v in torch.split(values, self.sizes)]
+            used = float(self.cost_of(counts))
+            widths = self._widths(counts)
+            coefficient = scale * 2.0 * self.size * (used - target) / full**2 / gate_target
+            # d(cost)/d(count of layer l) = width before + width after
+            per_layer = torch.tensor(
+                [float(widths[i] + widths[i + 2]) * coefficient for i in range(len(self.sizes))],
+                dtype=logits.dtype,
+                device=logits.device,
+            )
+            gradient = slope * torch.repeat_interleave(per_layer, torch.tensor(self.sizes, device=logits.device))
+        if beta > 0.0:
+            keep = self.select(target)
+            polarisation = torch.where(keep, values - gate_target, (logits > closed_logit).to(values.dtype))
+            gradient = gradient + polarisation * (scale * beta)
+        if logits.grad is None:
+            logits.grad = gradient
+        else:
+            logits.grad.add_(gradient)
 
     def separation(self, gate_target: float) -> dict[str, float]:
         """How far the gates are from the hard decision at the final budget."""
-        masks = torch.cat(self.select(self.budget))
-        values = torch.cat([g.values().detach().cpu() for g in self.gates])
-        kept, rejected = values[masks], values[~masks]
+        mask = self.select(self.budget).cpu()
+        values = self.gate.values().detach().cpu()
+        kept, rejected = values[mask], values[~mask]
         return {
             "min_kept": float(kept.min()),
             "max_kept_deviation": float((kept - gate_target).abs().max()),
             "max_rejected": float(rejected.max()) if rejected.numel() else 0.0,
-            "n_kept": int(masks.sum()),
+            "n_kept": int(mask.sum()),
         }
 
 
@@ -177,12 +231,10 @@ def make_groups(
     groups: list[GateGroup] = []
     if input_keep is not None:
         assert net.input_gate is not None
-        groups.append(GateGroup("inputs", [net.input_gate], "nodes", input_keep, (0, 1)))
+        groups.append(GateGroup("inputs", net.input_gate, "nodes", input_keep, (0, 1)))
     if hidden_budget is not None:
-        assert net.hidden_gates is not None
-        groups.append(
-            GateGroup("hidden", list(net.hidden_gates), unit, hidden_budget, (net.layout[0], 1))  # type: ignore[arg-type]
-        )
+        assert net.hidden_gate is not None
+        groups.append(GateGroup("hidden", net.hidden_gate, unit, hidden_budget, (net.layout[0], 1)))
     return groups
 
 
@@ -239,6 +291,12 @@ class PrunerSchedule:
         )
         return self.settings.strength * total  # type: ignore[return-value]
 
+    def add_gradients(self, epoch: int, fraction: float) -> None:
+        """Closed-form gradient of :meth:`loss`, added to the gate logits (see GateGroup)."""
+        beta = self.beta(epoch, fraction)
+        for group, target in zip(self.groups, self.targets(epoch), strict=True):
+            group.add_gradient(target, beta, self.settings.gate_target, self.closed_logit, self.settings.strength)
+
     def separation(self) -> dict[str, dict[str, float]]:
         return {g.name: g.separation(self.settings.gate_target) for g in self.groups}
 
@@ -262,18 +320,16 @@ class PrunerSchedule:
         separation = self.separation()
         self._freeze(net)
         self.snapped_at = epoch
-        kept = {
-            g.name: [int(gate.kept().sum()) for gate in g.gates] for g in self.groups
-        }
+        kept = {g.name: [int(m.sum()) for m in g.gate.kept_per_layer()] for g in self.groups}
         return SnapReport(epoch, separation, change, kept)
 
     def _freeze(self, net: GatedTagger) -> None:
-        by_name = {"inputs": [net.input_gate], "hidden": list(net.hidden_gates or [])}
+        gates = {"inputs": net.input_gate, "hidden": net.hidden_gate}
         for group in self.groups:
-            masks = group.select(group.budget)
-            for gate, mask in zip(by_name[group.name], masks, strict=True):
-                assert gate is not None
-                gate.freeze(torch.where(mask.to(gate.logits.device), gate.values().detach(), 0.0))
+            gate = gates[group.name]
+            assert gate is not None
+            mask = group.select(group.budget).to(gate.logits.device)
+            gate.freeze(torch.where(mask, gate.values().detach(), 0.0))
 
     def failure(self, epoch: int) -> PrunerError:
         details = "; ".join(

@@ -109,7 +109,7 @@ def train_autopruner(samples: dict[str, JetSample], spec: ModelSpec, settings: M
     groups = make_groups(net, input_keep=spec.input_keep, hidden_budget=budget, unit=settings.budget_unit)
     schedule = PrunerSchedule(p, groups)
     data = _tensors(samples, standardisation, device)
-    result = fit(
+    pruning = fit(
         net,
         data["train"],
         data["val"],
@@ -118,20 +118,36 @@ def train_autopruner(samples: dict[str, JetSample], spec: ModelSpec, settings: M
         schedule=schedule,
         gate_learning_rate=p.gate_learning_rate,
         gauge_decay=p.gauge_decay,
-        finetune_epochs=p.finetune_epochs,
         max_settle_epochs=p.max_settle_epochs,
         desc=spec.name,
     )
+    snap = pruning.snap
+    assert snap is not None  # fit() raises PrunerError when the gates never separate
     net = net.cpu()
     sequential, kept_inputs = extract_sequential(net)
     kept_names = [n for n, keep in zip(names, kept_inputs.tolist(), strict=True) if keep]
     index = [i for i, keep in enumerate(kept_inputs.tolist()) if keep]
-    # Agreement of the extracted network with the gated one, on the test jets.
+    # Agreement of the extracted network with the snapped gated one, on the test jets.
     test_x = standardisation.apply(samples["test"].features)
     with torch.no_grad():
         extraction_diff = float((sequential(test_x[:, index]).squeeze(-1) - net(test_x)).abs().max())
-    snap = result.snap
-    assert snap is not None  # fit() raises PrunerError when the gates never separate
+    result = pruning
+    if p.finetune_epochs > 0:
+        # Fine-tuning after the snap is plain training of the extracted, smaller network.
+        small = GatedTagger.from_sequential(sequential)
+        reduced = {k: v.select_features(kept_names) for k, v in samples.items()}
+        small_data = _tensors(reduced, standardisation.subset(index), device)
+        finetune = fit(
+            small,
+            small_data["train"],
+            small_data["val"],
+            settings.training,
+            spec.seed + 1,
+            max_epochs=p.finetune_epochs,
+            desc=f"{spec.name} fine-tune",
+        )
+        sequential, _ = extract_sequential(small.cpu())
+        result = _join(pruning, finetune)
     details: dict[str, Any] = {
         "budget": {
             "unit": settings.budget_unit if budget is not None else "nodes",
@@ -159,14 +175,36 @@ def train_autopruner(samples: dict[str, JetSample], spec: ModelSpec, settings: M
     return TrainedTagger(sequential, kept_names, standardisation.subset(index), [result], details)
 
 
+def _join(pruning: FitResult, finetune: FitResult) -> FitResult:
+    """One history for the whole AutoPruner training: pruning, snap, then fine-tuning (whose
+    records carry the frozen gate values of the snap, for continuous gate plots)."""
+    offset = pruning.epochs_run
+    gates = pruning.history[-1]["gates"]
+    history = list(pruning.history)
+    for record in finetune.history[1:]:
+        history.append({**record, "epoch": record["epoch"] + offset, "phase": "finetune", "gates": gates})
+    return FitResult(
+        history=history,
+        loss_trace=pruning.loss_trace + [(round(e + offset, 6), v) for e, v in finetune.loss_trace],
+        epochs_run=offset + finetune.epochs_run,
+        best_epoch=offset + finetune.best_epoch,
+        snap=pruning.snap,
+        wall_time_s=pruning.wall_time_s + finetune.wall_time_s,
+        train_jets=pruning.train_jets,
+        epoch_seconds=pruning.epoch_seconds + finetune.epoch_seconds,
+        epoch_phases=pruning.epoch_phases + ["finetune"] * finetune.epochs_run,
+    )
+
+
 def _node_scores(net: GatedTagger, kept_inputs: torch.Tensor) -> list[torch.Tensor]:
     """L1 norm of each hidden node's incoming weights from surviving nodes, relative to the
     layer mean (Li et al., "Pruning Filters for Efficient ConvNets", ICLR 2017, at node level;
     the per-layer normalisation makes layers with different fan-in comparable)."""
     scores = []
     previous = kept_inputs
-    for layer, gate in zip(net.linears[:-1], net.hidden_gates, strict=True):  # type: ignore[arg-type]
-        kept = gate.kept()
+    assert net.hidden_gate is not None
+    for layer, kept in zip(net.linears[:-1], net.hidden_gate.kept_per_layer(), strict=True):
+        kept = kept.cpu()
         l1 = layer.weight.detach().cpu()[:, previous].abs().sum(dim=1)
         mean = l1[kept].mean()
         scores.append(torch.where(kept, l1 / mean, torch.full_like(l1, math.inf)))
@@ -183,8 +221,9 @@ def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettin
     standardisation = Standardisation.fit(samples["train"])
     device = configure_torch(settings.training, spec.seed)
     net = GatedTagger(len(names), spec.hidden_layout, hidden_gates=True)
-    for gate in net.hidden_gates:  # type: ignore[union-attr]
-        gate.freeze(torch.ones(gate.n_nodes))  # hard 0/1 masks, never trained
+    hidden_gate = net.hidden_gate
+    assert hidden_gate is not None
+    hidden_gate.freeze(torch.ones(hidden_gate.n_nodes))  # hard 0/1 masks, never trained
     data = _tensors(samples, standardisation, device)
     fits = [fit(net, data["train"], data["val"], settings.training, spec.seed, desc=f"{spec.name} full")]
     if settings.budget_unit != "nodes":
@@ -202,7 +241,7 @@ def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettin
         net = net.cpu()
         scores = _node_scores(net, kept_inputs)
         flat = torch.cat(scores)
-        kept = torch.cat([g.kept() for g in net.hidden_gates])  # type: ignore[union-attr]
+        kept = hidden_gate.kept().cpu()
         best_per_layer = []  # never remove a layer's last node
         offset = 0
         for layer_scores in scores:
@@ -217,10 +256,7 @@ def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettin
             if kept[index] and index not in best_per_layer:
                 kept[index] = False
                 n_remove -= 1
-        for gate, mask in zip(
-            net.hidden_gates, torch.split(kept, [g.n_nodes for g in net.hidden_gates]), strict=True  # type: ignore[union-attr, arg-type]
-        ):
-            gate.freeze(mask.to(torch.float32))
+        hidden_gate.freeze(kept.to(torch.float32))
         net.to(device)
         result = fit(
             net,

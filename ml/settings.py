@@ -49,11 +49,11 @@ class PrunerSettings:
     gauge_decay: float = 0.03
     prune_polarisation: float = 0.0
     settle_ramp: bool = True
-    warmup_epochs: int = 3
+    warmup_epochs: int = 2
     pruning_steps: int = 4
-    epochs_per_step: int = 2
+    epochs_per_step: int = 1
     max_settle_epochs: int = 10
-    finetune_epochs: int = 10
+    finetune_epochs: int = 6
     snap_threshold: float = 1e-3
     open_tolerance: float = 0.1
     snap_tolerance: float = 0.05

@@ -3,8 +3,9 @@
 Weighted BCE-with-logits (per-jet weights, normalised by their sum), Adam, mini-batches in a
 seeded random order. Plain training stops early on the validation loss and restores the best
 epoch. AutoPruner training runs warm-up, pruning steps and settling without early stopping (the
-validation loss is expected to rise at each pruning step), snaps the gates, then fine-tunes with
-early stopping. On CPU the result is bitwise reproducible for a seed and thread count.
+validation loss is expected to rise at each pruning step) and ends with the snap; the extracted
+network is then fine-tuned as a plain training. On CPU the result is bitwise reproducible for a
+seed and thread count.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class FitResult:
     snap: SnapReport | None = None
     wall_time_s: float = 0.0
     train_jets: int = 0
+    #: Wall time of each epoch's training steps (not written to files: it is not reproducible).
+    epoch_seconds: list[float] = field(default_factory=list)
+    epoch_phases: list[str] = field(default_factory=list)
 
     @property
     def jet_passes(self) -> int:
@@ -89,8 +93,8 @@ def _gate_snapshot(net: GatedTagger) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if net.input_gate is not None:
         out["inputs"] = [_round(net.input_gate.values())]
-    if net.hidden_gates is not None:
-        out["hidden"] = [_round(g.values()) for g in net.hidden_gates]  # type: ignore[union-attr]
+    if net.hidden_gate is not None:
+        out["hidden"] = [_round(v) for v in net.hidden_gate.layer_values()]
     return out
 
 
@@ -114,14 +118,19 @@ def fit(
     seed: int,
     *,
     schedule: PrunerSchedule | None = None,
-    gate_learning_rate: float = 0.05,
+    gate_learning_rate: float = 0.3,
     gauge_decay: float = 0.0,
-    finetune_epochs: int = 0,
     max_settle_epochs: int = 0,
     max_epochs: int | None = None,
     desc: str = "training",
 ) -> FitResult:
-    """Train ``net`` in place; returns its history. See the module docstring for the phases."""
+    """Train ``net`` in place and return its history.
+
+    Without ``schedule``: plain training with early stopping on the validation loss (the best
+    epoch is restored). With ``schedule``: warm-up (gates inactive, i.e. plain training), pruning
+    steps and settling, ending with the snap; the fine-tuning that follows is a plain ``fit`` of
+    the extracted network (``ml.recipes.train_autopruner``).
+    """
     start = time.perf_counter()
     device = train.x.device
     net.to(device)
@@ -132,31 +141,29 @@ def fit(
     # L2 via Adam's weight_decay, i.e. + gauge_decay/2 * |W|^2 in the loss): without it the
     # network undoes a shrinking gate by growing these weights, and the gate value stops
     # measuring how much the node matters (docs/autopruner.md).
-    after_gate = set()
-    if schedule is not None:
-        if net.input_gate is not None and net.input_gate.logits.requires_grad:
-            after_gate.add(0)
-        if net.hidden_gates is not None:
-            after_gate |= {i + 1 for i, g in enumerate(net.hidden_gates) if g.logits.requires_grad}
-    gated_weights = [layer.weight for i, layer in enumerate(net.linears) if i in after_gate]
-    other_weights = [layer.weight for i, layer in enumerate(net.linears) if i not in after_gate]
-    biases = [layer.bias for layer in net.linears]
+    gate_params = [p for p in net.gate_parameters() if p.requires_grad] if schedule is not None else []
+    after_gate: set[int] = set()
+    if net.input_gate is not None and net.input_gate.logits in gate_params:
+        after_gate.add(0)
+    if net.hidden_gate is not None and net.hidden_gate.logits in gate_params:
+        after_gate |= set(range(1, len(net.linears)))
     param_groups: list[dict[str, Any]] = [
-        {"params": other_weights, "lr": settings.learning_rate, "weight_decay": settings.weight_decay},
-        {"params": biases, "lr": settings.learning_rate},
-        {"params": gated_weights, "lr": settings.learning_rate, "weight_decay": settings.weight_decay},
+        {
+            "params": [m.weight for i, m in enumerate(net.linears) if i not in after_gate],
+            "weight_decay": settings.weight_decay,
+        },
+        {"params": [m.bias for m in net.linears]},
+        {
+            "params": [m.weight for i, m in enumerate(net.linears) if i in after_gate],
+            "weight_decay": settings.weight_decay,
+        },
     ]
-    gate_params = [p for p in net.gate_parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(param_groups)
+    optimiser = torch.optim.Adam(param_groups, lr=settings.learning_rate)
     # Plain SGD (with momentum) for the gate logits, not Adam: Adam normalises each gate's step,
     # so every gate would fall at the same speed while the group is over budget, whatever the
     # classifier's resistance; with SGD a gate the tagger needs falls measurably slower, and that
     # difference is what ranks the nodes (docs/autopruner.md).
-    gate_optimiser = (
-        torch.optim.SGD(gate_params, lr=gate_learning_rate, momentum=0.9)
-        if schedule is not None and gate_params
-        else None
-    )
+    gate_optimiser = torch.optim.SGD(gate_params, lr=gate_learning_rate, momentum=0.9) if gate_params else None
     for p in gate_params:
         p.requires_grad_(False)  # gates only train once pruning starts
 
@@ -166,40 +173,47 @@ def fit(
     if schedule is None:
         epoch_limit = max_epochs if max_epochs is not None else settings.max_epochs
     else:
-        epoch_limit = schedule.prune_end + max_settle_epochs + finetune_epochs
+        epoch_limit = schedule.prune_end + max_settle_epochs
+        # Warm-up is plain training: the gates join (function unchanged) when pruning starts.
+        net.deactivate_gates()
     best_loss, best_state, waited = float("inf"), None, 0
     val_loss, val_auc, _ = evaluate(net, val)
     result.history.append(
-        {"epoch": 0, "phase": "init", "train_loss": None, "pruner_loss": None, "val_loss": val_loss, "val_auc": val_auc, "gates": _gate_snapshot(net)}
+        {
+            "epoch": 0,
+            "phase": "init",
+            "train_loss": None,
+            "pruner_loss": None,
+            "val_loss": val_loss,
+            "val_auc": val_auc,
+            "gates": _gate_snapshot(net),
+        }
     )
     bar = tqdm(range(epoch_limit), desc=desc, disable=not settings.progress, leave=False)
     for epoch in bar:
         phase = schedule.phase(epoch) if schedule is not None else "train"
-        if schedule is not None:
-            pruning = phase in ("prune", "settle")
+        pruning = phase in ("prune", "settle")
+        if pruning:
+            net.activate_gates()
             for p in gate_params:
-                p.requires_grad_(pruning)
-            optimiser.param_groups[2]["weight_decay"] = (
-                gauge_decay if pruning else settings.weight_decay
-            )
+                p.requires_grad_(True)
+            optimiser.param_groups[2]["weight_decay"] = gauge_decay
+        epoch_start = time.perf_counter()
         order = torch.randperm(n_train, generator=generator).to(device)
-        cls_sum, pruner_sum, trace_sum, trace_n = 0.0, 0.0, 0.0, 0
+        cls_sum, trace_sum, trace_n = 0.0, 0.0, 0
         for step in range(steps):
             index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
-            logits = net(train.x[index])
-            cls_loss = weighted_bce(logits, train.y[index], train.w[index])
-            loss = cls_loss
-            pruner_loss = schedule.loss(epoch, step / steps) if schedule is not None else None
-            if pruner_loss is not None:
-                loss = loss + pruner_loss
-                pruner_sum += float(pruner_loss.detach())
+            cls_loss = weighted_bce(net(train.x[index]), train.y[index], train.w[index])
             optimiser.zero_grad(set_to_none=True)
-            if gate_optimiser is not None:
-                gate_optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            if pruning:
+                gate_optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+            cls_loss.backward()
+            if pruning:
+                # L_TOT = L_classifier + L_pruner: the pruner's gradient is added in closed form.
+                schedule.add_gradients(epoch, step / steps)  # type: ignore[union-attr]
             optimiser.step()
-            if gate_optimiser is not None and pruner_loss is not None:
-                gate_optimiser.step()
+            if pruning:
+                gate_optimiser.step()  # type: ignore[union-attr]
             value = float(cls_loss.detach())
             cls_sum += value
             trace_sum += value
@@ -207,20 +221,20 @@ def fit(
             if trace_n == trace_every or step == steps - 1:
                 result.loss_trace.append((round(epoch + (step + 1) / steps, 6), trace_sum / trace_n))
                 trace_sum, trace_n = 0.0, 0
-        snap = None
-        if schedule is not None and phase == "settle":
-            snap = schedule.try_snap(net, epoch, val.x)
-            if snap is not None:
-                result.snap = snap
-                for p in gate_params:
-                    p.requires_grad_(False)
+        result.epoch_seconds.append(time.perf_counter() - epoch_start)
+        result.epoch_phases.append(phase)
+        pruner_value = None
+        if pruning:
+            with torch.no_grad():
+                pruner_value = float(schedule.loss(epoch, 1.0))  # type: ignore[union-attr, arg-type]
+        snap = schedule.try_snap(net, epoch, val.x) if phase == "settle" else None  # type: ignore[union-attr]
         val_loss, val_auc, _ = evaluate(net, val)
         result.history.append(
             {
                 "epoch": epoch + 1,
                 "phase": "snap" if snap is not None else phase,
                 "train_loss": cls_sum / steps,
-                "pruner_loss": pruner_sum / steps if schedule is not None else None,
+                "pruner_loss": pruner_value,
                 "val_loss": val_loss,
                 "val_auc": val_auc,
                 "targets": schedule.targets(epoch) if schedule is not None else None,
@@ -229,8 +243,11 @@ def fit(
         )
         result.epochs_run = epoch + 1
         bar.set_postfix(phase=phase, loss=f"{cls_sum / steps:.4f}", val_auc=f"{val_auc:.4f}")
-        stopping_applies = schedule is None or phase == "finetune" or snap is not None
-        if stopping_applies:
+        if snap is not None:
+            result.snap = snap
+            result.best_epoch = epoch + 1
+            break
+        if schedule is None:
             if val_loss < best_loss:
                 best_loss, best_state, waited = val_loss, copy.deepcopy(net.state_dict()), 0
                 result.best_epoch = epoch + 1
@@ -238,11 +255,9 @@ def fit(
                 waited += 1
                 if waited >= settings.patience:
                     break
-        if schedule is not None and schedule.snapped_at is not None and epoch >= schedule.snapped_at + finetune_epochs:
-            break
-        if schedule is not None and phase == "settle" and snap is None and epoch + 1 >= schedule.prune_end + max_settle_epochs:
-            raise schedule.failure(epoch)
     bar.close()
+    if schedule is not None and result.snap is None:
+        raise schedule.failure(result.epochs_run - 1)
     if best_state is not None:
         net.load_state_dict(best_state)
     result.wall_time_s = time.perf_counter() - start

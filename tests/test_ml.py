@@ -74,7 +74,8 @@ def small_settings(hidden_layout: tuple[int, ...] = (32, 32), **pruner: object) 
     return MLSettings(
         seed=1,
         training=TrainingSettings(hidden_layout=hidden_layout, progress=False, max_epochs=6, learning_rate=0.005),
-        pruner=PrunerSettings(**{"finetune_epochs": 2, **pruner}),  # type: ignore[arg-type]
+        # Tiny data (12 steps per epoch): longer warm-up and steps than the defaults.
+        pruner=PrunerSettings(**{"warmup_epochs": 3, "epochs_per_step": 2, "finetune_epochs": 2, **pruner}),  # type: ignore[arg-type]
     )
 
 
@@ -86,7 +87,7 @@ def tiny_config(**ml: object) -> dict:
 
 
 def test_gate_multiplies_each_node_by_sigmoid_of_its_logit() -> None:
-    gate = Gate(3, 0.9)
+    gate = Gate([3], 0.9)
     with torch.no_grad():
         gate.logits.copy_(torch.tensor([-2.0, 0.0, 3.0]))
     x = torch.tensor([[1.0, 2.0, -4.0], [0.5, -1.0, 2.0]])
@@ -99,14 +100,14 @@ def test_gate_multiplies_each_node_by_sigmoid_of_its_logit() -> None:
 
 
 def test_frozen_gate_has_exact_values_and_stops_training() -> None:
-    gate = Gate(4, 0.9)
+    gate = Gate([4], 0.9)
     gate.freeze(torch.tensor([0.0, 0.97, 0.0, 1.0]))
     assert not gate.logits.requires_grad
     x = torch.ones(2, 4)
     assert gate(x)[0].tolist() == pytest.approx([0.0, 0.97, 0.0, 1.0])
     assert gate.kept().tolist() == [False, True, False, True]
     with pytest.raises(ValueError, match="inside"):
-        Gate(2, 1.0)
+        Gate([2], 1.0)
 
 
 def test_plain_tagger_equals_its_sequential() -> None:
@@ -123,21 +124,27 @@ def test_plain_tagger_equals_its_sequential() -> None:
 def test_extraction_folds_gates_and_drops_pruned_nodes() -> None:
     torch.manual_seed(1)
     net = GatedTagger(12, (20, 15, 10), input_gate=True, hidden_gates=True)
-    gates = net.gates
     rng = np.random.default_rng(2)
-    for gate in gates:
+    for gate in net.gates:
         values = torch.tensor(rng.uniform(0.3, 1.0, gate.n_nodes), dtype=torch.float32)
         values[torch.tensor(rng.random(gate.n_nodes) < 0.5)] = 0.0
-        values[0] = 0.8  # at least one node per layer survives
+        for start in np.cumsum([0, *gate.sizes[:-1]]):
+            values[int(start)] = 0.8  # at least one node per layer survives
         gate.freeze(values)
     sequential, kept_inputs = extract_sequential(net)
     x = torch.randn(200, 12) * 3
     with torch.no_grad():
         diff = (sequential(x[:, kept_inputs]).squeeze(-1) - net(x)).abs().max()
+        # The folded forward pass equals gating the activations themselves.
+        h = net.input_gate(x)
+        for layer, gate in zip(net.linears[:-1], net.hidden_gate.layer_values(), strict=True):
+            h = torch.relu(layer(h)) * gate
+        explicit = net.linears[-1](h).squeeze(-1)
     assert float(diff) < 1e-5
+    assert float((explicit - net(x)).abs().max()) < 1e-5
     widths = [m.out_features for m in sequential if isinstance(m, nn.Linear)]
-    assert widths == [int(g.kept().sum()) for g in gates[1:]] + [1]
-    assert int(kept_inputs.sum()) == int(gates[0].kept().sum())
+    assert widths == [int(m.sum()) for m in net.hidden_gate.kept_per_layer()] + [1]
+    assert int(kept_inputs.sum()) == int(net.input_gate.kept().sum())
 
 
 def test_extraction_refuses_soft_gates() -> None:
@@ -202,12 +209,11 @@ def test_autopruner_hidden_group_keeps_exactly_k_nodes(samples) -> None:
 def test_multiplication_budget_is_met_and_maximal() -> None:
     torch.manual_seed(3)
     net = GatedTagger(10, (12, 8, 6), hidden_gates=True)
-    for gate in net.hidden_gates:
-        with torch.no_grad():
-            gate.logits.copy_(torch.randn(gate.n_nodes))
-    group = GateGroup("hidden", list(net.hidden_gates), "multiplications", 150, (10, 1))
+    with torch.no_grad():
+        net.hidden_gate.logits.copy_(torch.randn(26))
+    group = GateGroup("hidden", net.hidden_gate, "multiplications", 150, (10, 1))
     assert group.full_budget == 10 * 12 + 12 * 8 + 8 * 6 + 6
-    masks = group.select(150)
+    masks = torch.split(group.select(150), [12, 8, 6])
     counts = [int(m.sum()) for m in masks]
     cost = multiplications([10, *counts, 1])
     assert cost <= 150 and min(counts) >= 1
@@ -216,6 +222,9 @@ def test_multiplication_budget_is_met_and_maximal() -> None:
         trial[layer] += 1
         if trial[layer] <= masks[layer].numel():
             assert multiplications([10, *trial, 1]) > 150
+    nodes = GateGroup("hidden", net.hidden_gate, "nodes", 9, (10, 1)).select(9)
+    assert int(nodes.sum()) == 9
+    assert all(int(m.sum()) >= 1 for m in torch.split(nodes, [12, 8, 6]))
 
 
 def test_autopruner_multiplication_budget_training(samples) -> None:
@@ -223,7 +232,7 @@ def test_autopruner_multiplication_budget_training(samples) -> None:
     settings = MLSettings(
         seed=1,
         training=TrainingSettings(hidden_layout=layout, progress=False),
-        pruner=PrunerSettings(finetune_epochs=1),
+        pruner=PrunerSettings(warmup_epochs=3, epochs_per_step=2, finetune_epochs=1),
         budget_unit="multiplications",
     )
     spec = ModelSpec("autopruner_h30", "autopruner", layout, seed=2, hidden_percent=30)
@@ -362,3 +371,25 @@ def test_cli_rejects_bad_budgets_with_one_line(dataset_dir: Path, tmp_path: Path
     assert percent.returncode == 2 and "1..100" in percent.stderr
     assert not (tmp_path / "models").exists()
     assert _cli("--help").returncode == 0
+
+
+@pytest.mark.parametrize("unit", ["nodes", "multiplications"])
+@pytest.mark.parametrize(("epoch", "fraction"), [(3, 0.5), (11, 0.25), (12, 0.0)])
+def test_closed_form_pruner_gradient_equals_autograd(unit: str, epoch: int, fraction: float) -> None:
+    from ml.autopruner import PrunerSchedule, make_groups
+
+    torch.manual_seed(7)
+    net = GatedTagger(10, (12, 8, 6), input_gate=True, hidden_gates=True)
+    with torch.no_grad():
+        net.input_gate.logits.copy_(torch.randn(10) * 3)
+        net.hidden_gate.logits.copy_(torch.randn(26) * 4)
+    budget = 9 if unit == "nodes" else 120
+    schedule = PrunerSchedule(PrunerSettings(strength=1.7, warmup_epochs=3, epochs_per_step=2), make_groups(net, input_keep=4, hidden_budget=budget, unit=unit))
+    assert schedule.phase(epoch) in ("prune", "settle")
+    schedule.loss(epoch, fraction).backward()
+    expected = [g.logits.grad.clone() for g in net.gates]
+    for g in net.gates:
+        g.logits.grad = None
+    schedule.add_gradients(epoch, fraction)
+    for gate, reference in zip(net.gates, expected, strict=True):
+        torch.testing.assert_close(gate.logits.grad, reference, rtol=1e-5, atol=1e-6)
