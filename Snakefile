@@ -23,9 +23,15 @@ RESULTS = config["results_dir"]
 
 include: "rules/common.smk"
 include: "rules/generation.smk"
+include: "rules/reconstruction.smk"
+include: "rules/ml.smk"
+include: "rules/firmware.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.generation.input,
+        rules.reconstruction.input,
+        rules.ml.input,
+        rules.firmware.input,
