@@ -1,4 +1,4 @@
-"""AutoPruner: the pruner loss, its schedule, and the hard snap (``docs/autopruner.md``).
+"""AutoPruner: the pruner loss, its schedule, and the hard snap (reasoning: ``docs/autopruner.md``).
 
 ``L_TOT = L_classifier + L_pruner(w)`` with, for every gate group (the inputs, or all hidden
 nodes together), ``L_pruner = strength * (B + beta * P)``:
@@ -7,17 +7,16 @@ nodes together), ``L_pruner = strength * (B + beta * P)``:
   ``B = n * ((C_soft - C_t) / C_full)^2`` (multiplications, with soft per-layer node counts). It
   pushes every gate of the group down with the same force while the group is over budget; the
   classifier gradient resists for the nodes it needs, so the nodes that give way are the ones the
-  tagger misses least. Sharing one ``B`` over all hidden layers lets the layers compete, which is
-  what learns the per-layer allocation. The target ``k_t`` steps from the group size down to
-  ``k`` in ``pruning_steps`` steps (the loss bumps at each step and recovers).
-* the **polarisation term** ``P = sum_i BCE(s_i, v * a_i)``, where ``a_i = 1`` for the ``k`` gates
-  with the largest logits (at least one per hidden layer) and 0 otherwise; ``beta`` ramps from 0
-  to 1 over the first settle epoch, once ``B`` has already ranked the gates. Its gradient,
-  ``s_i - v a_i``, does not vanish relative to the classifier's, so the rejected gates keep
-  falling towards 0 and exactly ``k`` gates go to the pre-set value ``v``.
-* The hard **snap** (rejected gates set to exactly 0, kept gates frozen at their value) happens only
-  once the gates are separated (rejected < ``snap_threshold``, kept within ``open_tolerance`` of
-  ``v``) and the network output moves by less than ``snap_tolerance`` on the validation jets.
+  tagger misses least. One ``B`` over all hidden layers lets the layers compete: that learns the
+  per-layer allocation. The target ``k_t`` steps from the group size down to ``k``.
+* the **polarisation term** ``P``: for the assignment ``A`` (the ``k`` largest logits, at least
+  one per layer) a BCE pulling ``s_i`` to the pre-set value ``v``, and for the others a hinge in
+  logit space, ``relu(w_i - w_closed)``, whose gradient does not vanish as the gate closes.
+  ``beta`` ramps from 0 to 1 over the first settle epoch, once ``B`` has ranked the gates.
+* the hard **snap** (rejected gates set to exactly 0, kept gates frozen at their value) happens
+  only once the gates are separated (rejected < ``snap_threshold``, kept within
+  ``open_tolerance`` of ``v``) and the network output moves by less than ``snap_tolerance`` on
+  the validation jets.
 """
 
 from __future__ import annotations
