@@ -213,49 +213,53 @@ def _node_scores(net: GatedTagger, kept_inputs: torch.Tensor) -> list[torch.Tens
 
 
 def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings) -> TrainedTagger:
-    """Classic prune/train/repeat: train the full net, then repeatedly remove ``prune_fraction`` of
-    the surviving hidden nodes with the smallest relative L1 norm (globally, at least one per
-    layer) and retrain with early stopping, until the node budget is reached."""
+    """Classic prune/train/repeat: train the full net, then repeatedly remove the hidden nodes
+    with the smallest relative L1 norm (globally, at least one per layer) until the budget usage
+    (nodes, or multiplications) has dropped by ``prune_fraction``, and retrain with early
+    stopping, until the AutoPruner model's budget is met."""
     assert spec.hidden_percent is not None
     names = list(samples["train"].feature_names)
+    n_inputs = len(names)
+    target = hidden_budget(settings, spec.hidden_percent, n_inputs, spec.hidden_layout)
+
+    def usage(counts: list[int]) -> int:
+        if settings.budget_unit == "nodes":
+            return sum(counts)
+        return full_multiplications([n_inputs, *counts, 1])
+
     standardisation = Standardisation.fit(samples["train"])
     device = configure_torch(settings.training, spec.seed)
-    net = GatedTagger(len(names), spec.hidden_layout, hidden_gates=True)
+    net = GatedTagger(n_inputs, spec.hidden_layout, hidden_gates=True)
     hidden_gate = net.hidden_gate
     assert hidden_gate is not None
     hidden_gate.freeze(torch.ones(hidden_gate.n_nodes))  # hard 0/1 masks, never trained
     data = _tensors(samples, standardisation, device)
     fits = [fit(net, data["train"], data["val"], settings.training, spec.seed, desc=f"{spec.name} full")]
-    if settings.budget_unit != "nodes":
-        raise NotImplementedError("prune/train/repeat is defined for node budgets only")
-    target = hidden_nodes_for_percent(spec.hidden_percent, spec.hidden_layout)
     steps_record = []
-    kept_inputs = torch.ones(len(names), dtype=torch.bool)
-    n_keep = sum(spec.hidden_layout)
+    kept_inputs = torch.ones(n_inputs, dtype=torch.bool)
+    layer_of = [i for i, n in enumerate(spec.hidden_layout) for _ in range(n)]
+    counts = list(spec.hidden_layout)
     step = 0
-    while n_keep > target:
+    while usage(counts) > target:
         step += 1
-        # Remove a fixed fraction of the surviving nodes per step (iterative magnitude pruning,
-        # Han et al. 2015), the last step stopping exactly at the budget.
-        n_keep = max(target, min(n_keep - 1, round(n_keep * (1.0 - settings.ptr.prune_fraction))))
+        # Remove a fixed fraction of the budget per step (iterative magnitude pruning, Han et al.
+        # 2015); the last step stops exactly at the budget (nodes) or just below it (multiplications).
+        step_target = max(target, min(usage(counts) - 1, round(usage(counts) * (1.0 - settings.ptr.prune_fraction))))
         net = net.cpu()
         scores = _node_scores(net, kept_inputs)
-        flat = torch.cat(scores)
         kept = hidden_gate.kept().cpu()
-        best_per_layer = []  # never remove a layer's last node
+        best_per_layer = set()  # never remove a layer's last node
         offset = 0
         for layer_scores in scores:
             finite = torch.where(torch.isinf(layer_scores), -torch.inf, layer_scores)
-            best_per_layer.append(offset + int(torch.argmax(finite)))
+            best_per_layer.add(offset + int(torch.argmax(finite)))
             offset += layer_scores.numel()
-        removable = torch.argsort(flat, stable=True).tolist()
-        n_remove = int(kept.sum()) - n_keep
-        for index in removable:
-            if n_remove <= 0:
+        for index in torch.argsort(torch.cat(scores), stable=True).tolist():
+            if usage(counts) <= step_target:
                 break
             if kept[index] and index not in best_per_layer:
                 kept[index] = False
-                n_remove -= 1
+                counts[layer_of[index]] -= 1
         hidden_gate.freeze(kept.to(torch.float32))
         net.to(device)
         result = fit(
@@ -271,14 +275,19 @@ def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettin
         steps_record.append(
             {
                 "step": step,
-                "hidden_nodes": n_keep,
-                "nodes_per_layer": net.pruned_layout()[1:-1],
+                "hidden_nodes": sum(counts),
+                "multiplications": full_multiplications([n_inputs, *counts, 1]),
+                "nodes_per_layer": list(counts),
                 "epochs": result.epochs_run,
                 "val_auc": result.history[result.best_epoch]["val_auc"],
             }
         )
     sequential, _ = extract_sequential(net.cpu())
-    details = {"steps": steps_record, "criterion": "relative L1 norm of incoming weights"}
+    details = {
+        "steps": steps_record,
+        "criterion": "relative L1 norm of incoming weights",
+        "budget": {"unit": settings.budget_unit, "hidden": target},
+    }
     return TrainedTagger(sequential, names, standardisation, fits, details)
 
 

@@ -393,3 +393,16 @@ def test_closed_form_pruner_gradient_equals_autograd(unit: str, epoch: int, frac
     schedule.add_gradients(epoch, fraction)
     for gate, reference in zip(net.gates, expected, strict=True):
         torch.testing.assert_close(gate.logits.grad, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_prune_train_repeat_with_a_multiplication_budget(samples) -> None:
+    settings = MLSettings(
+        seed=1,
+        training=TrainingSettings(hidden_layout=(16, 16), progress=False, max_epochs=2),
+        budget_unit="multiplications",
+    )
+    trained = train_ptr(samples, ModelSpec("ptr_h30", "ptr", (16, 16), seed=5, hidden_percent=30), settings)
+    widths = [N_FEATURES] + [m.out_features for m in trained.sequential if isinstance(m, nn.Linear)]
+    budget = trained.details["budget"]["hidden"]
+    assert multiplications(widths) <= budget < multiplications([N_FEATURES, 16, 16, 1])
+    assert [s["multiplications"] for s in trained.details["steps"]][-1] == multiplications(widths)
