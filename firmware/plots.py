@@ -2,7 +2,8 @@
 
 x axis of the cost plots: the pruned fraction of multiplications (sum of n_in x n_out) with
 respect to the unpruned network, the FPGA cost measure the ml stage budgets in; each point is
-labelled with its model name so node budgets (AutoPruner 30/50/70 %) stay identifiable.
+labelled with its model name and chosen precision <W,I> (each model is built at its own precision)
+so node budgets (AutoPruner 30/50/70 %) stay identifiable.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _annotate(ax: Any, rows: Sequence[dict[str, Any]], column: str) -> None:
     for row in rows:
         if row[column] is not None:
             ax.annotate(
-                row["model"],
+                f"{row['model']} {row['precision'].removeprefix('ap_fixed')}",
                 (row["pruned_fraction"], row[column]),
                 fontsize=6,
                 xytext=(3, 3),
@@ -74,10 +75,15 @@ def resources_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, 
             )
     _annotate(ax, rows, "lut_da4ml_estimate")
     ax.set_yscale("log")
+    luts = [r[c] for r in rows for c in ("lut_da4ml_estimate", "lut_yosys") if r[c]]
+    if luts:  # room for the labels above the largest design
+        ax.set_ylim(min(luts) / 3, max(luts) * 10)
+    ax.set_xlim(-0.05, 1.05)
     ax.set_xlabel("Pruned fraction of multiplications")
     ax.set_ylabel("LUTs (da4ml RTL)")
     ax.legend(fontsize=8, loc="lower left")
     label(ax, "da4ml Verilog, bit-accurate fixed point")
+    fig.tight_layout()
     save(fig, path)
 
 
@@ -94,8 +100,10 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
         )
     _annotate(ax, rows, "latency_ns")
     ax.set_xlabel("Pruned fraction of multiplications")
-    ax.set_ylabel("Latency [ns] (pipeline stages x clock period)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel("Latency [ns] (stages x clock period)")
+    latencies = [r["latency_ns"] for r in rows if r["latency_ns"] is not None]
+    ax.set_ylim(0, 1.5 * max(latencies) if latencies else 1.0)
+    ax.set_xlim(-0.05, 1.05)
     secondary = ax.twinx()
     periods = {r["latency_ns"] / r["latency_cycles"] for r in rows if r["latency_cycles"]}
     if len(periods) == 1:
@@ -107,6 +115,7 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
         secondary.set_axis_off()
     ax.legend(fontsize=8, loc="lower left")
     label(ax, "da4ml Verilog")
+    fig.tight_layout()
     save(fig, path)
 
 
