@@ -144,8 +144,12 @@ def build_firmware(
     model_name: str | None = None,
     log: Callable[[str], None] | None = None,
     timings: dict[str, float] | None = None,
+    scan_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Build and check the firmware of one trained model; returns the report (also written).
+
+    ``scan_path``: jets on which the precision scan chooses W and I (the validation set, so the
+    test set that the report's figures come from plays no part in the choice); default: the test set.
 
     ``timings`` (optional) receives the wall time in seconds of each step (``float_and_precision``,
     ``hls4ml``, ``vendor_synthesis``, ``da4ml``, ``verilator``, ``yosys``, ``nextpnr``); they are
@@ -158,6 +162,11 @@ def build_firmware(
     sequential, meta = load_tagger(model_path)
     network = dense_network(sequential)  # refuses unsupported layers before any work
     x, labels, weights = load_test_jets(test_path, meta, settings.max_test_jets)
+    scan_set = (
+        load_test_jets(scan_path, meta, settings.max_test_jets)
+        if scan_path
+        else (x, labels, weights)
+    )
     say(
         f"[{name}] layout {network.layout}, {network.multiplications} multiplications, {len(x)} test jets"
     )
@@ -166,7 +175,12 @@ def build_firmware(
         logit_float = (
             sequential(torch.from_numpy(x.astype(np.float32))).double().numpy().reshape(len(x), -1)
         )
-        fmt, precision_report = choose_precision(network, x, labels, weights, settings)
+        fmt, precision_report = choose_precision(network, *scan_set, settings)
+        if precision_report["mode"] == "scan":
+            precision_report["scan_jets"] = (
+                Path(scan_path).name if scan_path else Path(test_path).name
+            )
+            precision_report["n_scan_jets"] = len(scan_set[0])
         qnet = QuantisedNetwork.from_network(network, fmt)
         x_grid = qnet.quantise_inputs(x)
         logit_reference = qnet.logits(x)

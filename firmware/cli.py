@@ -46,6 +46,11 @@ def build_parser() -> OneLineArgumentParser:
     build.add_argument(
         "--name", help="model name in the report (default: the model file's directory)"
     )
+    build.add_argument(
+        "--scan-data",
+        type=Path,
+        help="jets for the precision scan, e.g. dataset/val.root (default: the test data)",
+    )
     build.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     summarize = sub.add_parser(
@@ -83,7 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_progress:
             settings = dataclasses.replace(settings, progress=False)
         report = build_firmware(
-            args.model, args.test_data, args.out, settings, config=config, model_name=args.name
+            args.model,
+            args.test_data,
+            args.out,
+            settings,
+            config=config,
+            model_name=args.name,
+            scan_path=args.scan_data,
         )
         resources = report["rtl"].get("resources", {})
         lut = resources.get("lut", {})

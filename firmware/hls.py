@@ -26,8 +26,9 @@ from firmware.settings import FirmwareSettings
 
 PROJECT_NAME = "tagger"
 
-#: Command-line tools that run the vendor flow hls4ml 1.3 drives, per backend.
-VENDOR_TOOLS = {"Vitis": ("vitis-run", "vitis_hls"), "Vivado": ("vivado_hls",)}
+#: Command-line tools that run the vendor flow hls4ml 1.3 drives, per backend (its Vitis backend
+#: calls ``vitis-run --mode hls``, i.e. Vitis 2024.1 or later; ``vitis_hls`` alone is not enough).
+VENDOR_TOOLS = {"Vitis": ("vitis-run",), "Vivado": ("vivado_hls",)}
 
 
 def quantised_sequential(qnet: QuantisedNetwork) -> nn.Sequential:
@@ -145,7 +146,10 @@ def vendor_synthesis(
     run_vivado = shutil.which("vivado") is not None
     sink = log if log is not None else io.StringIO()
     with contextlib.redirect_stdout(sink):
-        model.build(csim=False, synth=True, vsynth=run_vivado)
+        try:
+            model.build(csim=False, synth=True, vsynth=run_vivado)
+        except Exception as err:  # hls4ml raises plain Exception for tool failures
+            raise DeepppError(f"vendor synthesis with {tool} failed: {err}") from err
         report = hls4ml.report.parse_vivado_report(str(model.config.get_output_dir()))
     hls_tool = "vitis" if backend == "Vitis" else "vivado"
     out: dict[str, Any] = {"tool_binary": tool}

@@ -19,6 +19,7 @@ rule firmware_build:
         config=stage_config("firmware"),
         model=ml_model_file("{model}"),
         test=f"{RESULTS}/dataset/test.root",
+        val=f"{RESULTS}/dataset/val.root",
     output:
         report=f"{FIRMWARE_DIR}/{{model}}/report.json",
         scores=f"{FIRMWARE_DIR}/{{model}}/scores.root",
@@ -33,7 +34,7 @@ rule firmware_build:
         mem_mb=3000,
     shell:
         "python -m firmware build --config {input.config} --model {input.model} "
-        "--test-data {input.test} --out " + FIRMWARE_DIR + "/{wildcards.model} "
+        "--test-data {input.test} --scan-data {input.val} --out " + FIRMWARE_DIR + "/{wildcards.model} "
         "--name {wildcards.model} --no-progress > {log} 2>&1"
 
 
