@@ -168,6 +168,10 @@ def main() -> int:
         print(
             f"  LUT ratio, Yosys: not measured ({(yosys_ref.get('skipped') or yosys_pruned.get('skipped'))})"
         )
+    for model, r in (("unpruned", ref), ("autopruner_h30", pruned)):
+        if r.get("yosys", {}).get("lut", {}).get("value"):
+            calibration = r["yosys"]["lut"]["value"] / r["estimate"]["lut"]["value"]
+            print(f"  (calibration, {model}: Yosys LUT / da4ml estimate = {calibration:.2f})")
     fmt_data = reports["unpruned"]["precision"]["chosen"]
     fmt = FixedFormat(fmt_data["total_bits"], fmt_data["integer_bits"])
     common = (

@@ -161,6 +161,10 @@ def build_firmware(
     name = model_name or Path(model_path).parent.name
     sequential, meta = load_tagger(model_path)
     network = dense_network(sequential)  # refuses unsupported layers before any work
+    if network.layout[-1] != 1:
+        raise DeepppError(
+            f"{model_path}: a tagger has one output logit, this network has {network.layout[-1]}"
+        )
     x, labels, weights = load_test_jets(test_path, meta, settings.max_test_jets)
     scan_set = (
         load_test_jets(scan_path, meta, settings.max_test_jets)
