@@ -43,12 +43,24 @@ def software_versions() -> dict[str, str]:
 
 
 def provenance(stage: str, config: dict[str, Any] | None, seed: int | None, **extra: Any) -> dict[str, Any]:
-    """The provenance record of one output: stage, seed, full config, versions, plus ``extra``."""
+    """The provenance record of one output: stage, seed, config, versions, plus ``extra``.
+
+    Of a full deeppp config only the global seed and the stage's own section are kept: they are
+    what determines the output, and other stages' settings (or where results live) must not
+    change its bytes.
+    """
     record: dict[str, Any] = {
         "stage": stage,
         "seed": seed,
-        "config": config,
+        "config": stage_config_subset(stage, config),
         "versions": software_versions(),
     }
     record.update(extra)
     return record
+
+
+def stage_config_subset(stage: str, config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{"seed": ..., stage: config[stage]}`` for a full config; other mappings unchanged."""
+    if config is None or stage not in config:
+        return config
+    return {"seed": config.get("seed"), stage: config[stage]}
