@@ -57,6 +57,50 @@ def auc_text(trained: TrainedTagger, test) -> str:
     return f"AUC {m['auc']['value']:.4f} +- {m['auc']['uncertainty']:.4f}, 1/eps_B(50%) {rej:.1f}"
 
 
+def step_costs(n_inputs: int, layout: tuple[int, ...], batch: int, percent: int, repeats: int = 30) -> dict[str, float]:
+    """Seconds per optimiser step of plain, pruning-phase and settle-phase training, measured
+    interleaved and taking the minimum over repeats, so background load on a shared machine
+    cancels out (the per-epoch numbers above are single measurements)."""
+    from ml.autopruner import PrunerSchedule, make_groups
+    from ml.gates import GatedTagger
+    from ml.training import weighted_bce
+
+    torch.manual_seed(0)
+    x = torch.randn(batch, n_inputs)
+    y = (torch.rand(batch) < 0.5).float()
+    w = torch.ones(batch)
+    plain = GatedTagger(n_inputs, layout)
+    gated = GatedTagger(n_inputs, layout, hidden_gates=True)
+    k = -(-percent * sum(layout) // 100)
+    schedule = PrunerSchedule(PrunerSettings(), make_groups(gated, input_keep=None, hidden_budget=k, unit="nodes"))
+
+    def run(net: GatedTagger, epoch: int | None, n: int = 20) -> float:
+        adam = torch.optim.Adam(net.classifier_parameters(), lr=1e-3)
+        sgd = torch.optim.SGD(net.gate_parameters(), lr=0.3, momentum=0.9) if epoch is not None else None
+        for i in range(n + 10):
+            if i == 10:
+                start = time.perf_counter()
+            loss = weighted_bce(net(x), y, w)
+            adam.zero_grad(set_to_none=True)
+            if sgd is not None:
+                sgd.zero_grad(set_to_none=True)
+            loss.backward()
+            if epoch is not None:
+                schedule.add_gradients(epoch, 0.5)
+            adam.step()
+            if sgd is not None:
+                sgd.step()
+            float(loss.detach())
+        return (time.perf_counter() - start) / n
+
+    times: dict[str, list[float]] = {"plain": [], "prune": [], "settle": []}
+    for _ in range(repeats):
+        times["plain"].append(run(plain, None))
+        times["prune"].append(run(gated, schedule.settings.warmup_epochs))
+        times["settle"].append(run(gated, schedule.prune_end + 1))
+    return {phase: min(values) for phase, values in times.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, help="directory with {train,val,test}.root (default: synthetic)")
@@ -118,6 +162,12 @@ def main() -> int:
         if times:
             median = statistics.median(times)
             print(f"     {phase:9s} {len(times):3d} epochs {median * 1000:8.1f} ms/epoch   ratio {median / plain_epoch:.2f}")
+
+    costs = step_costs(len(samples["train"].feature_names), layout, args.batch_size, args.percent)
+    print("   per optimiser step, interleaved, min of 30 blocks of 20 steps (robust to background load):")
+    for phase in ("prune", "settle"):
+        print(f"     {phase:9s} {costs[phase] * 1e6:8.0f} us/step vs plain {costs['plain'] * 1e6:.0f} us   "
+              f"ratio {costs[phase] / costs['plain']:.2f}")
 
     nodes = sum(m.out_features for m in auto.sequential if isinstance(m, torch.nn.Linear))
     ptr_nodes = sum(m.out_features for m in ptr.sequential if isinstance(m, torch.nn.Linear))
