@@ -81,6 +81,7 @@ class ModelStore:
         self.test_path = Path(dataset_dir, "test.root")
         self._test: JetSample | None = None
         self._cache: dict[str, ModelResult] = {}
+        self.provenance: dict[str, Any] | None = None
 
     @property
     def test(self) -> JetSample:
@@ -150,8 +151,9 @@ def run_study(
     names = study_models(settings, study)
     store = ModelStore(models_dir, dataset_dir)
     out = Path(out_dir)
-    payload = _STUDIES[study](settings, store, out)
     record = provenance("ml", config, settings.seed, study=study, inputs=store.digests(names))
+    store.provenance = record
+    payload = _STUDIES[study](settings, store, out)
     if study != "summary":
         payload = _finite(payload)
         payload["provenance"] = record
@@ -505,6 +507,7 @@ def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
         "# ML summary: all trained taggers (test split)\n\n"
         "Uncertainties: bootstrap standard deviation over test jets. `wall_time_s` is the only column "
         "that differs between identical runs.\n\n" + shown.to_markdown(index=False) + "\n"
+        f"\n<!-- provenance: {json.dumps(store.provenance, sort_keys=True)} -->\n"
     )
     write_text_atomic(out / "summary.md", markdown)
     core = ["unpruned"] + [f"{kind}_h{p}" for p in settings.hidden_budgets_percent for kind in ("autopruner", "retrained", "ptr")]
