@@ -21,11 +21,15 @@ except ConfigError as err:
 RESULTS = config["results_dir"]
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/generation.smk"
 include: "rules/reconstruction.smk"
 include: "rules/ml.smk"
 include: "rules/firmware.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -35,3 +39,4 @@ rule all:
         rules.reconstruction.input,
         rules.ml.input,
         rules.firmware.input,
+        rules.report.input,
