@@ -126,14 +126,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _summary_entry(result: ModelResult, settings: MLSettings) -> dict[str, Any]:
+def _summary_entry(result: ModelResult) -> dict[str, Any]:
     m = result.metrics
     return {
         "layout": m["layout"],
         "nodes_per_layer": m["nodes_per_layer"],
         "hidden_nodes": m["hidden_nodes"],
         "multiplications": m["multiplications"],
-        "test": {k: v for k, v in m["test"].items()},
+        "test": dict(m["test"]),
         "epochs": m["training"]["epochs"],
         "jet_passes": m["training"]["jet_passes"],
     }
@@ -177,7 +177,7 @@ def _baseline(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, A
     )
     return {
         "model": "unpruned",
-        **_summary_entry(r, settings),
+        **_summary_entry(r),
         "best_epoch": fit["best_epoch"],
         "roc": {"eps_s": plots.EPS_S_GRID.tolist(), "rejection": r.rejection.tolist()},
     }
@@ -215,7 +215,7 @@ def _inputs(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
             "hidden_layout": list(hidden),
             "ranking": rankings[tag],
             "models": {
-                m: {"k": k, "selected": selections[tag][k], **_summary_entry(store[m], settings)}
+                m: {"k": k, "selected": selections[tag][k], **_summary_entry(store[m])}
                 for k, m in zip(ks, models, strict=True)
             },
         }
@@ -254,10 +254,10 @@ def _inputs(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
     return result
 
 
-def _pruning_markers(details: dict[str, Any], snap_epoch: int | None) -> list[float]:
+def _pruning_markers(details: dict[str, Any]) -> list[float]:
+    """Epochs at which each pruning step starts (its budget target drops)."""
     w, steps, per = details["warmup_epochs"], details["pruning_steps"], details["epochs_per_step"]
-    markers = [float(w + j * per) for j in range(steps)]
-    return markers
+    return [float(w + j * per) for j in range(steps)]
 
 
 def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
@@ -271,14 +271,14 @@ def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
         fit = r.history["fits"][0]
         details = r.history["details"]
         snap_epoch = details["snap"]["epoch"]
-        steps = _pruning_markers(details, snap_epoch)
+        steps = _pruning_markers(details)
         result["models"][m] = {
             "percent": p,
             "requested_nodes": hidden_nodes_for_percent(p, settings.training.hidden_layout),
             "budget": details["budget"],
             "snap": details["snap"],
             "extraction_max_abs_diff": details["extraction_max_abs_diff"],
-            **_summary_entry(r, settings),
+            **_summary_entry(r),
             "classifier_loss_per_epoch": [h["train_loss"] for h in fit["history"][1:]],
             "val_auc_per_epoch": [h["val_auc"] for h in fit["history"][1:]],
         }
@@ -302,7 +302,7 @@ def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
     plots.roc_with_ratio(
         out / "hidden_roc.png", [(n, store[n].rejection) for n in ["unpruned", *models]], "unpruned"
     )
-    result["unpruned"] = _summary_entry(ref, settings)
+    result["unpruned"] = _summary_entry(ref)
     return result
 
 
@@ -321,8 +321,8 @@ def _retrain(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
     for auto, retrained in pairs:
         a, r = store[auto], store[retrained]
         result["pairs"][retrained] = {
-            "autopruner": _summary_entry(a, settings),
-            "retrained": _summary_entry(r, settings),
+            "autopruner": _summary_entry(a),
+            "retrained": _summary_entry(r),
             "auc_autopruner_minus_retrained": _auc_difference(a, r),
         }
     nodes = [store[a].metrics["hidden_nodes"] for a, _ in pairs]
@@ -351,9 +351,9 @@ def _ptr(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
     for auto, ptr in pairs:
         a, b = store[auto], store[ptr]
         result["pairs"][ptr] = {
-            "autopruner": {**_summary_entry(a, settings), "wall_time_s": a.metrics["timing"]["wall_time_s"]},
+            "autopruner": {**_summary_entry(a), "wall_time_s": a.metrics["timing"]["wall_time_s"]},
             "ptr": {
-                **_summary_entry(b, settings),
+                **_summary_entry(b),
                 "wall_time_s": b.metrics["timing"]["wall_time_s"],
                 "steps": b.metrics.get("ptr_steps"),
             },
@@ -458,10 +458,6 @@ def _stability(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, 
     return result
 
 
-SUMMARY_COLUMNS = (
-    "model", "kind", "inputs", "nodes_per_layer", "hidden_nodes", "multiplications", "parameters",
-    "auc", "auc_unc",
-)
 
 
 def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
