@@ -1,4 +1,4 @@
-"""Figures of the ml studies: mplhep ATLAS style, "Simulation" label, PNG written atomically.
+"""Figures of the ml studies: mplhep ATLAS style, "deeppp Simulation" label, PNG written atomically.
 
 ROC curves are drawn as background rejection 1/eps_B (log scale) versus signal efficiency eps_S,
 with a ratio panel to a reference model, as in ATLAS flavour-tagging papers.
@@ -10,14 +10,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import mplhep
 import numpy as np
 
 from deeppp.atomic import atomic_path
+from deeppp.plotstyle import experiment_label, use_style  # also selects the Agg backend
 
 #: Signal-efficiency grid of the ROC plots (below 0.2 the rejection is statistics-limited).
 EPS_S_GRID = np.linspace(0.2, 1.0, 161)
@@ -25,11 +22,12 @@ LAYER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 
 
 def style() -> None:
-    plt.style.use(mplhep.style.ATLAS)
+    use_style()
 
 
 def label(ax: Any, extra: str | None = None) -> None:
-    mplhep.atlas.label(text="Simulation", data=True, rlabel="", ax=ax, loc=0, fontsize=13)
+    """The project's "deeppp Simulation" label (deeppp.plotstyle) plus an optional note."""
+    experiment_label(ax, rlabel="", fontsize=13)
     if extra:
         ax.text(0.03, 0.90, extra, transform=ax.transAxes, fontsize=10, va="top")
 
@@ -200,6 +198,8 @@ def points_with_errors(
         if logy_second:
             axes[1].set_yscale("log")
         axes[1].legend(fontsize=9)
+    for axis in axes:
+        axis.margins(x=0.08)
     axes[-1].set_xlabel(xlabel)
     save(fig, path)
 
