@@ -2,7 +2,14 @@
 #   snakemake --cores 2                                  full reproduction on config/default.yaml
 #   snakemake --cores 2 generation                       rerun a single stage (also: reconstruction, ml, firmware, report)
 #   snakemake --configfile config/paper.yaml --profile profiles/slurm     the reference scale on a cluster
+import os
+import sys
+
 from deeppp.config import ConfigError, validate_config
+
+# Jobs run `python -m <stage>`: let that be the interpreter running Snakemake (the project's
+# environment) even when its bin/ is not on the caller's PATH.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 # The built-in default applies only when no --configfile is given, so a user's config is used as
 # written (schema defaults fill what it omits) rather than merged with config/default.yaml.

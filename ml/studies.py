@@ -49,7 +49,8 @@ def study_models(settings: MLSettings, study: str) -> list[str]:
     if study == "ptr":
         return ["unpruned", *hidden, *[f"ptr_h{p}" for p in settings.hidden_budgets_percent]]
     if study == "stability":
-        return [m for m in model_names(settings) if m.startswith(("autopruner_h", "autopruner_in")) and not m.endswith("_alt")]
+        replicas = [m for m in model_names(settings) if m.startswith(("autopruner_h", "autopruner_in")) and not m.endswith("_alt")]
+        return ["unpruned", *replicas]
     if study == "summary":
         return model_names(settings)
     raise ValueError(f"unknown study {study!r} (known: {', '.join(STUDY_OUTPUTS)})")
@@ -76,7 +77,15 @@ class ModelResult:
 class ModelStore:
     """Loads models lazily; every study reads the test split once."""
 
-    def __init__(self, models_dir: str | os.PathLike[str], dataset_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        models_dir: str | os.PathLike[str],
+        dataset_dir: str | os.PathLike[str],
+        declared: list[str] | None = None,
+    ) -> None:
+        # A study may read only the models study_models() declares: those are its Snakemake
+        # inputs, and reading any other would race with that model's training job.
+        self.declared = None if declared is None else set(declared)
         self.models_dir = Path(models_dir)
         self.test_path = Path(dataset_dir, "test.root")
         self._test: JetSample | None = None
@@ -90,6 +99,8 @@ class ModelStore:
         return self._test
 
     def __getitem__(self, name: str) -> ModelResult:
+        if self.declared is not None and name not in self.declared:
+            raise KeyError(f"model {name!r} is read but not declared in study_models()")
         if name not in self._cache:
             directory = self.models_dir / name
             files = {}
@@ -149,7 +160,7 @@ def run_study(
     """Run one study; returns its JSON payload (also written to ``out_dir``)."""
     settings = MLSettings.from_config(config)
     names = study_models(settings, study)
-    store = ModelStore(models_dir, dataset_dir)
+    store = ModelStore(models_dir, dataset_dir, declared=names)
     out = Path(out_dir)
     record = provenance("ml", config, settings.seed, study=study, inputs=store.digests(names))
     store.provenance = record

@@ -11,19 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import awkward as ak
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 
 from deeppp.atomic import atomic_path
+from deeppp.plotstyle import experiment_label, use_style  # also selects the Agg backend
 from deeppp.rootio import InputFileError, open_root
 from reconstruction import features
 from reconstruction.labels import FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT
 from reconstruction.merge import read_features_file
 from reconstruction.pipeline import TRACK_JETS_TREE, describe_error
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import mplhep
 
 PLOT_FILES = (
     "features_fatjet.png",
@@ -45,7 +42,7 @@ COUNT_FEATURES = {"n_vr_track_jets"} | {
 
 
 def _label(ax: plt.Axes, extra: str = "") -> None:
-    mplhep.atlas.label(text="Simulation", data=True, rlabel="", ax=ax, loc=0, fontsize=13)
+    experiment_label(ax, rlabel="", fontsize=13)
     ax.text(0.04, 0.88, ENERGY_LABEL + (f"\n{extra}" if extra else ""), transform=ax.transAxes,
             fontsize=9, va="top")
 
@@ -115,7 +112,7 @@ def plot_feature_grid(jets: dict[str, np.ndarray], names: Sequence[str], title: 
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8, loc="center right")
-    mplhep.atlas.label(text="Simulation", data=True, rlabel="", ax=axes.flat[0], loc=0, fontsize=10)
+    experiment_label(axes.flat[0], rlabel="", fontsize=10)
     fig.suptitle(f"{title}: signal vs background, normalised (missing values not shown); "
                  "√s = 14 TeV, Pythia 8 + fast simulation", fontsize=12)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.07, top=0.93, wspace=0.3, hspace=0.35)
@@ -210,7 +207,7 @@ def make_plots(feature_files: Sequence[str | os.PathLike[str]], out_dir: str | o
     loaded = [read_features_file(p)[0] for p in feature_files]
     jets = {k: np.concatenate([c[k] for c in loaded]) for k in loaded[0]}
     track_jets = ak.concatenate([read_track_jets(p) for p in feature_files])
-    mplhep.style.use("ATLAS")
+    use_style()
     # Plain tick labels: mathtext tick labels cost most of the plotting time on a small machine.
     plt.rcParams["axes.formatter.use_mathtext"] = False
     try:

@@ -1,6 +1,8 @@
 # Report layer: the comparison with published ATLAS figures and the configuration used, for
 # `snakemake --report report.html` (which also collects every stage's report() plots).
 #   snakemake --cores 2 report && snakemake --report report.html
+import os
+
 import yaml
 
 REPORT_DIR = f"{RESULTS}/report"
@@ -15,7 +17,8 @@ rule report_comparison:
     """deeppp's rejection/AUC beside published figures (report/atlas_reference.yaml)."""
     input:
         metrics=[ml_model_file(m, "metrics.json") for m in comparison_models()],
-        reference="report/atlas_reference.yaml",
+        # relative to the repository, so the workflow runs from any --directory
+        reference=os.path.join(workflow.basedir, "report", "atlas_reference.yaml"),
     output:
         png=report(f"{REPORT_DIR}/comparison.png", caption="../report/comparison.rst",
                    category="Comparison with ATLAS"),

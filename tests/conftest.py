@@ -3,9 +3,12 @@ reconstruction tests (generated once per test session, ~10 s on one core)."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from workflow_run import REPO, run_snakemake, workdir_with_config
 
 from deeppp.config import validate_config
 
@@ -42,3 +45,26 @@ def signal_events_file(tmp_path_factory: pytest.TempPathFactory, default_config:
 def background_events_file(tmp_path_factory: pytest.TempPathFactory, default_config: dict) -> Path:
     """500 QCD 2->2 events, pTHatMin 250 GeV."""
     return _generate(tmp_path_factory, default_config, "background")
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    workdir: Path
+    configfile: Path
+    log: str
+    seconds: float
+
+    @property
+    def results(self) -> Path:
+        return self.workdir / "results"
+
+
+@pytest.fixture(scope="session")
+def tiny_workflow(tmp_path_factory: pytest.TempPathFactory) -> WorkflowRun:
+    """The whole tiny config (tests/configs/tiny.yaml) run locally with Snakemake on 2 cores,
+    once per session: the end-to-end test checks it, the Slurm test compares against it."""
+    workdir, configfile = workdir_with_config(tmp_path_factory.mktemp("tiny_workflow"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done, seconds = run_snakemake(workdir, configfile, "--profile", str(REPO / "profiles" / "default"),
+                                  "--cores", "2", env=env)
+    return WorkflowRun(workdir, configfile, done.stdout + done.stderr, seconds)

@@ -20,20 +20,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+from workflow_run import run_snakemake, workdir_with_config
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM_SCRIPTS = REPO / "tests" / "slurm"
-TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 
-#: The target both runs build. `generation` while only that stage has rules; switch to "all" for
-#: the whole tiny chain once the other stages are included in the Snakefile.
-TARGET = "generation"
+#: The target both runs build: the whole tiny chain.
+TARGET = "all"
 
 #: Outputs (globs under the results directory) that must be bitwise identical between the local
-#: and the Slurm run; every other output only has to exist in both. Extend with the other
-#: stages' deterministic outputs as they land.
-BITWISE_IDENTICAL = ("events/*/*.root",)
+#: and the Slurm run; every other output only has to exist in both (timings differ).
+BITWISE_IDENTICAL = (
+    "events/*/*.root",
+    "features/*/*.root",
+    "dataset/*.root",
+    "models/*/model.pt",
+    "firmware/*/scores.root",
+)
 
 #: Results subfolders that hold per-run records (timings, logs), not results.
 PER_RUN_FOLDERS = ("benchmarks", "logs")
@@ -44,9 +47,8 @@ SLURM_TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
 #: Daemons live in /usr/sbin, which a non-login PATH may lack.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-#: Limits (s) that turn a hang into a failure.
+#: Limit (s) that turns a hung apt-get into a failure.
 APT_TIMEOUT_S = 600
-RUN_TIMEOUT_S = 900
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -133,40 +135,16 @@ def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         shutil.rmtree(cluster_dir, ignore_errors=True)
 
 
-def _workdir_with_config(root: Path) -> tuple[Path, Path]:
-    """A working directory holding a copy of the tiny config that writes to `results/` there.
-
-    Both runs use the same relative results_dir: it is part of the config, which every output
-    records as provenance, so equal bytes need equal strings.
-    """
-    root.mkdir(parents=True)
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["results_dir"] = "results"
-    configfile = root / "tiny.yaml"
-    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    return root, configfile
-
-
 def _snakemake(workdir: Path, configfile: Path, *args: str, env: dict[str, str]) -> tuple[str, float]:
     """Run Snakemake on the repository's Snakefile in ``workdir``; return its log and wall time."""
-    command = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(configfile),
-        *args,
-        TARGET,
-    ]
-    started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
+    done, seconds = run_snakemake(workdir, configfile, *args, TARGET, env=env, check=False)
     log = done.stdout + done.stderr
-    (workdir / "snakemake.log").write_text(log)
     if done.returncode != 0:
         # The Slurm side of failed jobs (sbatch/srun errors) is in the per-job Slurm logs.
         job_logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))[:3]
         tails = "".join(f"\n--- {path}:\n" + "\n".join(path.read_text().splitlines()[-20:]) for path in job_logs)
-        pytest.fail(f"`{' '.join(command)}` exited {done.returncode}:\n{log[-5000:]}{tails}")
-    return log, time.monotonic() - started
+        pytest.fail(f"Snakemake in {workdir} exited {done.returncode}:\n{log[-5000:]}{tails}")
+    return log, seconds
 
 
 def _result_files(results: Path) -> set[str]:
@@ -196,22 +174,16 @@ def _jobcomp_records(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_tiny_workflow_on_slurm_matches_local_run(
-    slurm_cluster: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+    slurm_cluster: dict[str, str], tiny_workflow, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    base_env = {**os.environ, "PATH": _path_with_system_dirs(), "PYTHONUNBUFFERED": "1"}
-
-    # Reference: the same config run locally.
-    local_dir, local_config = _workdir_with_config(tmp_path / "local")
-    local_log, t_local = _snakemake(
-        local_dir, local_config, "--profile", str(REPO / "profiles" / "default"), "--cores", "2",
-        env=base_env,
-    )
+    # Reference: the same config run locally (shared with the end-to-end test).
+    local_dir, local_log, t_local = tiny_workflow.workdir, tiny_workflow.log, tiny_workflow.seconds
     local_jobs = _jobs_per_rule(local_log, "localrule")
     assert local_jobs.get("generate_events", 0) >= 2, local_log[-3000:]
 
     # The Slurm run. The cluster has no slurmdbd, so job states come from squeue (finished jobs
     # stay visible for MinJobAge = 600 s); short status intervals keep the tiny run quick.
-    slurm_dir, slurm_config = _workdir_with_config(tmp_path / "slurm")
+    slurm_dir, slurm_config = workdir_with_config(tmp_path / "slurm")
     slurm_log, t_slurm = _snakemake(
         slurm_dir, slurm_config, "--profile", str(REPO / "profiles" / "slurm"),
         "--slurm-status-command", "squeue",
