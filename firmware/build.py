@@ -9,6 +9,7 @@ under a final name. ``report.json`` is written last: it is the file the workflow
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import shutil
 import sys
@@ -202,6 +203,9 @@ def build_firmware(
         )
         if (work / "hls4ml.log").exists() and (work / "hls").exists():
             (work / "hls4ml.log").rename(work / "hls" / "hls4ml.log")
+        if (work / "hls").exists():
+            stamp = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:8]
+            hls.make_project_reproducible(work / "hls", str(out / "hls"), stamp)
         for sub in ("hls", "rtl"):
             final = out / sub
             if final.exists():

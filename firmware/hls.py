@@ -109,6 +109,42 @@ def build_hls_project(
     return model
 
 
+def make_project_reproducible(hls_dir: Path, output_dir_text: str, stamp: str) -> None:
+    """Make the written HLS project a function of the model alone (same model, same bytes).
+
+    hls4ml stamps the project with a random id, records the (temporary) directory it wrote to,
+    and pickles the PyTorch model with memory-address storage keys into hls4ml_config.yml; the
+    compiled emulation library is a build artefact named after the random stamp. The stamp
+    becomes a digest of the model, the directory the final one, the pickled model a pointer to
+    model.pt, and the library is removed (``build_lib.sh`` rebuilds it).
+    """
+    config_path = hls_dir / "hls4ml_config.yml"
+    old_stamp = None
+    kept: list[str] = []
+    skipping = False
+    for line in config_path.read_text().splitlines():
+        if skipping and line[:1] not in (" ", "-", ""):
+            skipping = False
+        if skipping:
+            continue
+        if line.startswith("PytorchModel:"):
+            kept.append("PytorchModel: null  # the network: model.pt given to `python -m firmware build`")
+            skipping = True
+        elif line.startswith("Stamp:"):
+            old_stamp = line.split(":", 1)[1].strip()
+            kept.append(f"Stamp: {stamp}")
+        elif line.startswith("OutputDir:"):
+            kept.append(f"OutputDir: {output_dir_text}")
+        else:
+            kept.append(line)
+    config_path.write_text("\n".join(kept) + "\n")
+    build_lib = hls_dir / "build_lib.sh"
+    if old_stamp and build_lib.is_file():
+        build_lib.write_text(build_lib.read_text().replace(f"LIB_STAMP={old_stamp}", f"LIB_STAMP={stamp}"))
+    for library in (hls_dir / "firmware").glob("*.so"):
+        library.unlink()
+
+
 def emulate(model: Any, x_on_grid: np.ndarray) -> np.ndarray:
     """Logits from hls4ml's compiled C++ (``.predict``), shape (n_jets, n_outputs)."""
     x = np.ascontiguousarray(x_on_grid, dtype=np.float64)

@@ -35,7 +35,13 @@ BITWISE_IDENTICAL = (
     "features/*/*.root",
     "dataset/*.root",
     "models/*/model.pt",
+    "ml/hidden.json",
     "firmware/*/scores.root",
+    "firmware/*/report.json",
+    "firmware/*/hls/hls4ml_config.yml",
+    "firmware/*/hls/firmware/*.h",
+    "firmware/*/rtl/src/*.v",
+    "report/comparison.csv",
 )
 
 #: Results subfolders that hold per-run records (timings, logs), not results.
