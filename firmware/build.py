@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -205,7 +206,8 @@ def build_firmware(
             (work / "hls4ml.log").rename(work / "hls" / "hls4ml.log")
         if (work / "hls").exists():
             stamp = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:8]
-            hls.make_project_reproducible(work / "hls", str(out / "hls"), stamp)
+            # relative to the working directory: absolute paths differ between machines
+            hls.make_project_reproducible(work / "hls", os.path.relpath(out / "hls"), stamp)
         for sub in ("hls", "rtl"):
             final = out / sub
             if final.exists():

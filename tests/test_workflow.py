@@ -34,7 +34,7 @@ def test_every_stage_produced_its_artefacts(tiny_workflow):
         assert (results / "dataset" / f"{split}.root").is_file()
     assert len(list((results / "reconstruction").glob("*.png"))) >= 5
     assert len(list((results / "ml").glob("*.png"))) >= 10
-    for model in ("unpruned", "autopruner_h30", "autopruner_h50", "retrained_h30", "ptr_h30", "autopruner_in5"):
+    for model in ("unpruned", "autopruner_h30", "retrained_h30", "ptr_h30", "autopruner_in5"):
         for name in ("model.pt", "metrics.json", "history.json"):
             assert (results / "models" / model / name).is_file(), f"{model}/{name}"
         assert (results / "firmware" / model / "report.json").is_file(), model
