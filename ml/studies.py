@@ -30,30 +30,13 @@ from ml.dataset import JetSample, read_split
 from ml.jobs import file_digest, tagger_logits
 from ml.metrics import efficiency_key, weighted_roc
 from ml.model_io import load_model
-from ml.settings import STUDY_OUTPUTS, MLSettings, hidden_nodes_for_percent, model_names
-
-
-def study_models(settings: MLSettings, study: str) -> list[str]:
-    """Models a study reads (its Snakemake inputs)."""
-    hidden = [f"autopruner_h{p}" for p in settings.hidden_budgets_percent]
-    inputs = [f"autopruner_in{k}" for k in settings.input_budgets]
-    if study == "baseline":
-        return ["unpruned"]
-    if study == "inputs":
-        alt = [f"{m}_alt" for m in inputs] if settings.alt_hidden_layout is not None else []
-        return ["unpruned", *inputs, *alt]
-    if study == "hidden":
-        return ["unpruned", *hidden]
-    if study == "retrain":
-        return ["unpruned", *hidden, *[f"retrained_h{p}" for p in settings.hidden_budgets_percent]]
-    if study == "ptr":
-        return ["unpruned", *hidden, *[f"ptr_h{p}" for p in settings.hidden_budgets_percent]]
-    if study == "stability":
-        replicas = [m for m in model_names(settings) if m.startswith(("autopruner_h", "autopruner_in")) and not m.endswith("_alt")]
-        return ["unpruned", *replicas]
-    if study == "summary":
-        return model_names(settings)
-    raise ValueError(f"unknown study {study!r} (known: {', '.join(STUDY_OUTPUTS)})")
+from ml.settings import (
+    STUDY_OUTPUTS,
+    MLSettings,
+    hidden_nodes_for_percent,
+    model_names,
+    study_models,
+)
 
 
 @dataclass

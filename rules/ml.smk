@@ -7,7 +7,7 @@ from ml.settings import MLSettings as _MLSettings
 from ml.settings import model_names as _ml_model_names
 from ml.settings import model_spec as _ml_model_spec
 from ml.settings import STUDY_OUTPUTS as ML_STUDY_OUTPUTS
-from ml.studies import study_models as _ml_study_models
+from ml.settings import study_models as _ml_study_models
 
 try:
     # Budgets that contradict the layout (e.g. fewer nodes than hidden layers) stop the workflow
