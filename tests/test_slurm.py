@@ -143,7 +143,7 @@ def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 def _snakemake(workdir: Path, configfile: Path, *args: str, env: dict[str, str]) -> tuple[str, float]:
     """Run Snakemake on the repository's Snakefile in ``workdir``; return its log and wall time."""
-    done, seconds = run_snakemake(workdir, configfile, *args, TARGET, env=env, check=False)
+    done, seconds = run_snakemake(workdir, configfile, *args, targets=(TARGET,), env=env, check=False)
     log = done.stdout + done.stderr
     if done.returncode != 0:
         # The Slurm side of failed jobs (sbatch/srun errors) is in the per-job Slurm logs.

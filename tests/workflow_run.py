@@ -31,9 +31,10 @@ def workdir_with_config(root: Path, config_path: Path = TINY_CONFIG) -> tuple[Pa
     return root, configfile
 
 
-def snakemake_command(workdir: Path, configfile: Path, *args: str) -> list[str]:
+def snakemake_command(workdir: Path, configfile: Path, *args: str, targets: tuple[str, ...] = ()) -> list[str]:
+    """Targets come first: several options (--configfile, --set-resources) take many values."""
     return [
-        sys.executable, "-m", "snakemake",
+        sys.executable, "-m", "snakemake", *targets,
         "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(configfile),
@@ -42,10 +43,15 @@ def snakemake_command(workdir: Path, configfile: Path, *args: str) -> list[str]:
 
 
 def run_snakemake(
-    workdir: Path, configfile: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
+    workdir: Path,
+    configfile: Path,
+    *args: str,
+    targets: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    check: bool = True,
 ) -> tuple[subprocess.CompletedProcess, float]:
     """Run Snakemake; on failure (``check``) raise with the log tail. Returns (result, seconds)."""
-    command = snakemake_command(workdir, configfile, *args)
+    command = snakemake_command(workdir, configfile, *args, targets=targets)
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
     (workdir / "snakemake.log").write_text(done.stdout + done.stderr)
