@@ -170,7 +170,7 @@ def plot_comparison(models: list[ModelFigures], references: list[dict[str, Any]]
             chosen = [p for p in points if str(p.get("background", "")) == background]
             ax.plot([float(p["signal_efficiency"]) for p in chosen],
                     [float(p["background_rejection"]) for p in chosen],
-                    linestyle="none", marker=marker, markersize=14, markeredgecolor="black",
+                    linestyle="none", marker=marker, markersize=14, markeredgecolor="black", zorder=5,
                     label=f"{reference['id']} ({background}, published)")
     ax.set_yscale("log")
     ax.set_xlim(0.4, 0.8)
