@@ -39,10 +39,13 @@ rule report_config:
         report(f"{REPORT_DIR}/config.yaml", caption="../report/config.rst", category="Configuration"),
     params:
         text=yaml.safe_dump(dict(config), sort_keys=True),
+    log:
+        f"{RESULTS}/logs/report/config.log",
     run:
         from deeppp.atomic import write_text_atomic
 
         write_text_atomic(output[0], params.text)
+        write_text_atomic(log[0], f"wrote {output[0]} ({len(params.text)} bytes)\n")
 
 
 rule report:
