@@ -17,11 +17,10 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
-import resource
-import subprocess
 import tempfile
 import time
 
+from deeppp.benchmarking import child_peak_rss_mb
 from deeppp.config import validate_config
 from generation import generate_chunk, pythia_settings
 from generation.generate import BATCH_SIZE, make_pythia
@@ -54,14 +53,10 @@ def _init_seconds(process: str, generation_config: dict) -> float:
 
 
 def peak_rss_mb(n_events: int, workdir: Path) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
+    return child_peak_rss_mb(
         [sys.executable, "-m", "generation", "--process", "background", "--events", str(n_events),
-         "--seed", str(SEED), "--out", str(workdir / "rss.root"), "--no-progress"],
-        check=True,
+         "--seed", str(SEED), "--out", str(workdir / "rss.root"), "--no-progress"]
     )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024.0  # ru_maxrss is in kB on Linux
 
 
 def main() -> int:

@@ -20,14 +20,13 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
-import resource
-import subprocess
 import tempfile
 import time
 
 import numpy as np
 import uproot
 
+from deeppp.benchmarking import child_peak_rss_mb
 from deeppp.config import validate_config
 from deeppp.rootio import write_root
 from generation import generate_chunk, pythia_settings
@@ -70,14 +69,10 @@ def repeated_chunk(source: Path, n_events: int, out: Path) -> None:
 
 
 def peak_rss_mb(events: Path, workdir: Path) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
+    return child_peak_rss_mb(
         [sys.executable, "-m", "reconstruction", "run", "--events", str(events), "--out", str(workdir / "rss.root"),
-         "--process", "background", "--no-progress"],
-        check=True,
+         "--process", "background", "--no-progress"]
     )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024.0  # ru_maxrss is in kB on Linux
 
 
 def main() -> int:
