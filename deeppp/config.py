@@ -86,8 +86,3 @@ def _resolve(ref: str) -> dict[str, Any]:
     for part in ref.removeprefix("#/").split("/"):
         node = node[part]
     return node
-
-
-def results_path(config: dict[str, Any], *parts: str) -> Path:
-    """A path under the configured results directory."""
-    return Path(config.get("results_dir", "results"), *parts)
