@@ -26,7 +26,9 @@ def _fastjet_package_dir() -> Path:
     # find_spec locates the package without importing it (its __init__ needs awkward & co.).
     spec = importlib.util.find_spec("fastjet")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("building reconstruction._fastjet_ext needs the 'fastjet' wheel installed")
+        raise RuntimeError(
+            "building reconstruction._fastjet_ext needs the 'fastjet' wheel installed"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 

@@ -37,7 +37,9 @@ def bare_loop_seconds(process: str, n_pythia_events: int, generation_config: dic
     return time.perf_counter() - start
 
 
-def stage_seconds(process: str, n_events: int, generation_config: dict, out: Path) -> tuple[float, int]:
+def stage_seconds(
+    process: str, n_events: int, generation_config: dict, out: Path
+) -> tuple[float, int]:
     """Wall time of the full stage (set-up excluded as in the bare loop) and Pythia events used."""
     start = time.perf_counter()
     summary = generate_chunk(process, n_events, SEED, out, generation_config, progress=False)
@@ -54,13 +56,27 @@ def _init_seconds(process: str, generation_config: dict) -> float:
 
 def peak_rss_mb(n_events: int, workdir: Path) -> float:
     return child_peak_rss_mb(
-        [sys.executable, "-m", "generation", "--process", "background", "--events", str(n_events),
-         "--seed", str(SEED), "--out", str(workdir / "rss.root"), "--no-progress"]
+        [
+            sys.executable,
+            "-m",
+            "generation",
+            "--process",
+            "background",
+            "--events",
+            str(n_events),
+            "--seed",
+            str(SEED),
+            "--out",
+            str(workdir / "rss.root"),
+            "--no-progress",
+        ]
     )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rss-events", type=int, default=10000)
     parser.add_argument("--repeats", type=int, default=2)
@@ -74,15 +90,23 @@ def main() -> int:
             stage_best, bare_best, pythia_events = float("inf"), float("inf"), 0
             for _ in range(args.repeats):
                 # interleave so slow drifts of the machine hit both measurements alike
-                seconds, pythia_events = stage_seconds(process, args.events, generation_config, workdir / "s.root")
+                seconds, pythia_events = stage_seconds(
+                    process, args.events, generation_config, workdir / "s.root"
+                )
                 stage_best = min(stage_best, seconds)
-                bare_best = min(bare_best, bare_loop_seconds(process, pythia_events, generation_config))
+                bare_best = min(
+                    bare_best, bare_loop_seconds(process, pythia_events, generation_config)
+                )
             stage_rate = pythia_events / stage_best
             bare_rate = pythia_events / bare_best
-            print(f"  {process:10s} stage {stage_rate:7.1f} Pythia ev/s | bare nextBatch {bare_rate:7.1f} ev/s "
-                  f"| ratio {stage_rate / bare_rate:.3f} (target >= 0.90)")
+            print(
+                f"  {process:10s} stage {stage_rate:7.1f} Pythia ev/s | bare nextBatch {bare_rate:7.1f} ev/s "
+                f"| ratio {stage_rate / bare_rate:.3f} (target >= 0.90)"
+            )
         rss = peak_rss_mb(args.rss_events, workdir)
-        print(f"  peak RSS, CLI generating {args.rss_events} background events: {rss:.0f} MB (target <= 2048 MB)")
+        print(
+            f"  peak RSS, CLI generating {args.rss_events} background events: {rss:.0f} MB (target <= 2048 MB)"
+        )
     return 0
 
 

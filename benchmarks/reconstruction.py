@@ -40,7 +40,9 @@ SEED = 4242
 def generation_seconds(process: str, n_events: int, config: dict, out: Path) -> float:
     """Wall time of the generation stage for ``n_events`` (Pythia initialisation excluded)."""
     start = time.perf_counter()
-    generate_chunk(process, n_events, SEED, out, config["generation"], full_config=config, progress=False)
+    generate_chunk(
+        process, n_events, SEED, out, config["generation"], full_config=config, progress=False
+    )
     elapsed = time.perf_counter() - start
     start = time.perf_counter()
     make_pythia(pythia_settings(process, SEED, config["generation"]))
@@ -64,19 +66,35 @@ def repeated_chunk(source: Path, n_events: int, out: Path) -> None:
     for name in ("particles", "truth", "hadrons"):
         fields = [b.split("_", 1)[1] for b in REQUIRED_BRANCHES if b.startswith(f"{name}_")]
         collections[name] = ak.zip({f: tree[f"{name}_{f}"] for f in fields})
-    write_root(out, {"events": {"event_number": np.arange(n_events, dtype=np.int64), **collections}},
-               {"stage": "benchmark", "process": "background", "chunk": 0})
+    write_root(
+        out,
+        {"events": {"event_number": np.arange(n_events, dtype=np.int64), **collections}},
+        {"stage": "benchmark", "process": "background", "chunk": 0},
+    )
 
 
 def peak_rss_mb(events: Path, workdir: Path) -> float:
     return child_peak_rss_mb(
-        [sys.executable, "-m", "reconstruction", "run", "--events", str(events), "--out", str(workdir / "rss.root"),
-         "--process", "background", "--no-progress"]
+        [
+            sys.executable,
+            "-m",
+            "reconstruction",
+            "run",
+            "--events",
+            str(events),
+            "--out",
+            str(workdir / "rss.root"),
+            "--process",
+            "background",
+            "--no-progress",
+        ]
     )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rss-events", type=int, default=10000)
     parser.add_argument("--repeats", type=int, default=2)
@@ -92,15 +110,21 @@ def main() -> int:
             for _ in range(args.repeats):
                 # interleave so slow drifts of the machine hit both measurements alike
                 gen_best = min(gen_best, generation_seconds(process, args.events, config, events))
-                reco_best = min(reco_best, reconstruction_seconds(process, events, config, workdir / "f.root"))
+                reco_best = min(
+                    reco_best, reconstruction_seconds(process, events, config, workdir / "f.root")
+                )
             gen_ms, reco_ms = 1e3 * gen_best / args.events, 1e3 * reco_best / args.events
-            print(f"  {process:10s} generation {gen_ms:6.2f} ms/event | reconstruction {reco_ms:6.2f} ms/event "
-                  f"| ratio {reco_ms / gen_ms:.3f} (target <= 0.50)")
+            print(
+                f"  {process:10s} generation {gen_ms:6.2f} ms/event | reconstruction {reco_ms:6.2f} ms/event "
+                f"| ratio {reco_ms / gen_ms:.3f} (target <= 0.50)"
+            )
         chunk = workdir / "rss_events.root"
         repeated_chunk(workdir / "background.root", args.rss_events, chunk)
         rss = peak_rss_mb(chunk, workdir)
-        print(f"  peak RSS, CLI reconstructing a {args.rss_events}-event background chunk: {rss:.0f} MB "
-              "(target <= 2048 MB)")
+        print(
+            f"  peak RSS, CLI reconstructing a {args.rss_events}-event background chunk: {rss:.0f} MB "
+            "(target <= 2048 MB)"
+        )
     return 0
 
 

@@ -57,7 +57,9 @@ def auc_text(trained: TrainedTagger, test) -> str:
     return f"AUC {m['auc']['value']:.4f} +- {m['auc']['uncertainty']:.4f}, 1/eps_B(50%) {rej:.1f}"
 
 
-def step_costs(n_inputs: int, layout: tuple[int, ...], batch: int, percent: int, repeats: int = 30) -> dict[str, float]:
+def step_costs(
+    n_inputs: int, layout: tuple[int, ...], batch: int, percent: int, repeats: int = 30
+) -> dict[str, float]:
     """Seconds per optimiser step of plain, pruning-phase and settle-phase training, measured
     interleaved and taking the minimum over repeats, so background load on a shared machine
     cancels out (the per-epoch numbers above are single measurements)."""
@@ -72,11 +74,17 @@ def step_costs(n_inputs: int, layout: tuple[int, ...], batch: int, percent: int,
     plain = GatedTagger(n_inputs, layout)
     gated = GatedTagger(n_inputs, layout, hidden_gates=True)
     k = -(-percent * sum(layout) // 100)
-    schedule = PrunerSchedule(PrunerSettings(), make_groups(gated, input_keep=None, hidden_budget=k, unit="nodes"))
+    schedule = PrunerSchedule(
+        PrunerSettings(), make_groups(gated, input_keep=None, hidden_budget=k, unit="nodes")
+    )
 
     def run(net: GatedTagger, epoch: int | None, n: int = 20) -> float:
         adam = torch.optim.Adam(net.classifier_parameters(), lr=1e-3)
-        sgd = torch.optim.SGD(net.gate_parameters(), lr=0.3, momentum=0.9) if epoch is not None else None
+        sgd = (
+            torch.optim.SGD(net.gate_parameters(), lr=0.3, momentum=0.9)
+            if epoch is not None
+            else None
+        )
         for i in range(n + 10):
             if i == 10:
                 start = time.perf_counter()
@@ -103,9 +111,13 @@ def step_costs(n_inputs: int, layout: tuple[int, ...], batch: int, percent: int,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", type=Path, help="directory with {train,val,test}.root (default: synthetic)")
+    parser.add_argument(
+        "--dataset", type=Path, help="directory with {train,val,test}.root (default: synthetic)"
+    )
     parser.add_argument("--jets", type=int, default=20000, help="synthetic training jets")
-    parser.add_argument("--percent", type=int, default=30, help="hidden budget in %% of all hidden nodes")
+    parser.add_argument(
+        "--percent", type=int, default=30, help="hidden budget in %% of all hidden nodes"
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -130,20 +142,36 @@ def main() -> int:
         ptr=PtrSettings(),
     )
     layout = settings.training.hidden_layout
-    print(f"data: {source}; train/val/test = {len(samples['train'])}/{len(samples['val'])}/{len(samples['test'])} jets")
-    print(f"network: IL({len(samples['train'].feature_names)}) + {'x'.join(map(str, layout))} + OL(1); "
-          f"batch {args.batch_size}; {args.threads} thread(s); device {args.device}; torch {torch.__version__}")
+    print(
+        f"data: {source}; train/val/test = {len(samples['train'])}/{len(samples['val'])}/{len(samples['test'])} jets"
+    )
+    print(
+        f"network: IL({len(samples['train'].feature_names)}) + {'x'.join(map(str, layout))} + OL(1); "
+        f"batch {args.batch_size}; {args.threads} thread(s); device {args.device}; torch {torch.__version__}"
+    )
 
     start = time.perf_counter()
     plain = train_plain(samples, layout, settings, args.seed, desc="plain")
     plain_wall = time.perf_counter() - start
     start = time.perf_counter()
     auto = train_autopruner(
-        samples, ModelSpec(f"autopruner_h{args.percent}", "autopruner", layout, args.seed, hidden_percent=args.percent), settings
+        samples,
+        ModelSpec(
+            f"autopruner_h{args.percent}",
+            "autopruner",
+            layout,
+            args.seed,
+            hidden_percent=args.percent,
+        ),
+        settings,
     )
     auto_wall = time.perf_counter() - start
     start = time.perf_counter()
-    ptr = train_ptr(samples, ModelSpec(f"ptr_h{args.percent}", "ptr", layout, args.seed, hidden_percent=args.percent), settings)
+    ptr = train_ptr(
+        samples,
+        ModelSpec(f"ptr_h{args.percent}", "ptr", layout, args.seed, hidden_percent=args.percent),
+        settings,
+    )
     ptr_wall = time.perf_counter() - start
 
     # Plain epoch time: median over the plain training and the full-network training that
@@ -153,29 +181,43 @@ def main() -> int:
     )
     fit = auto.fits[0]
     auto_epoch = float(np.mean(fit.epoch_seconds))
-    print("\n1. epoch time (training steps only, median for plain, mean over the AutoPruner training)")
+    print(
+        "\n1. epoch time (training steps only, median for plain, mean over the AutoPruner training)"
+    )
     print(f"   plain training              {plain_epoch * 1000:8.1f} ms/epoch")
-    print(f"   AutoPruner, all epochs      {auto_epoch * 1000:8.1f} ms/epoch   ratio {auto_epoch / plain_epoch:.2f} "
-          f"(target <= {EPOCH_TIME_TARGET})")
+    print(
+        f"   AutoPruner, all epochs      {auto_epoch * 1000:8.1f} ms/epoch   ratio {auto_epoch / plain_epoch:.2f} "
+        f"(target <= {EPOCH_TIME_TARGET})"
+    )
     for phase in ("warmup", "prune", "settle", "finetune"):
         times = [t for t, p in zip(fit.epoch_seconds, fit.epoch_phases, strict=True) if p == phase]
         if times:
             median = statistics.median(times)
-            print(f"     {phase:9s} {len(times):3d} epochs {median * 1000:8.1f} ms/epoch   ratio {median / plain_epoch:.2f}")
+            print(
+                f"     {phase:9s} {len(times):3d} epochs {median * 1000:8.1f} ms/epoch   ratio {median / plain_epoch:.2f}"
+            )
 
     costs = step_costs(len(samples["train"].feature_names), layout, args.batch_size, args.percent)
-    print("   per optimiser step, interleaved, min of 30 blocks of 20 steps (robust to background load):")
+    print(
+        "   per optimiser step, interleaved, min of 30 blocks of 20 steps (robust to background load):"
+    )
     for phase in ("prune", "settle"):
-        print(f"     {phase:9s} {costs[phase] * 1e6:8.0f} us/step vs plain {costs['plain'] * 1e6:.0f} us   "
-              f"ratio {costs[phase] / costs['plain']:.2f}")
+        print(
+            f"     {phase:9s} {costs[phase] * 1e6:8.0f} us/step vs plain {costs['plain'] * 1e6:.0f} us   "
+            f"ratio {costs[phase] / costs['plain']:.2f}"
+        )
 
     nodes = sum(m.out_features for m in auto.sequential if isinstance(m, torch.nn.Linear))
     ptr_nodes = sum(m.out_features for m in ptr.sequential if isinstance(m, torch.nn.Linear))
     print(f"\n2. total wall time to {nodes - 1} hidden nodes (PTR: {ptr_nodes - 1})")
     print(f"   AutoPruner                  {auto_wall:8.1f} s  ({auto.epochs} epochs)")
-    print(f"   prune/train/repeat          {ptr_wall:8.1f} s  ({ptr.epochs} epochs, {len(ptr.details['steps'])} pruning steps)")
-    print(f"   ratio AutoPruner / PTR      {auto_wall / ptr_wall:8.2f}    (target <= {WALL_TIME_TARGET}); "
-          f"jet-pass ratio {auto.jet_passes / ptr.jet_passes:.2f}")
+    print(
+        f"   prune/train/repeat          {ptr_wall:8.1f} s  ({ptr.epochs} epochs, {len(ptr.details['steps'])} pruning steps)"
+    )
+    print(
+        f"   ratio AutoPruner / PTR      {auto_wall / ptr_wall:8.2f}    (target <= {WALL_TIME_TARGET}); "
+        f"jet-pass ratio {auto.jet_passes / ptr.jet_passes:.2f}"
+    )
     print(f"   (plain training alone: {plain_wall:.1f} s, {plain.epochs} epochs)")
 
     test = samples["test"]

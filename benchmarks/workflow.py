@@ -36,17 +36,29 @@ def stage_seconds(benchmarks_dir: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path, default=REPO / "config" / "default.yaml")
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--keep", type=Path, help="results directory to keep (default: a temporary one)")
+    parser.add_argument(
+        "--keep", type=Path, help="results directory to keep (default: a temporary one)"
+    )
     args = parser.parse_args()
 
-    results = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="deeppp-workflow-"))
+    results = (
+        args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="deeppp-workflow-"))
+    )
     snakemake = shutil.which("snakemake") or str(Path(sys.executable).with_name("snakemake"))
     command = [
-        snakemake, "--cores", str(args.cores), "--configfile", str(args.config.resolve()),
-        "--config", f"results_dir={results}", "--quiet",
+        snakemake,
+        "--cores",
+        str(args.cores),
+        "--configfile",
+        str(args.config.resolve()),
+        "--config",
+        f"results_dir={results}",
+        "--quiet",
     ]
     print(f"workflow benchmark: {args.config.name} on {args.cores} cores -> {results}")
     start = time.perf_counter()
@@ -58,10 +70,14 @@ def main() -> int:
 
     per_stage = stage_seconds(results / "benchmarks")
     job_total = sum(per_stage.values())
-    print(f"  wall time end to end: {wall:7.1f} s = {wall / 60:.1f} min "
-          f"| ratio to the 15-min target: {wall / TARGET_SECONDS:.2f} (target <= 1.00)")
-    print(f"  summed job time: {job_total:.1f} s (parallel efficiency on {args.cores} cores: "
-          f"{job_total / (wall * args.cores):.0%})")
+    print(
+        f"  wall time end to end: {wall:7.1f} s = {wall / 60:.1f} min "
+        f"| ratio to the 15-min target: {wall / TARGET_SECONDS:.2f} (target <= 1.00)"
+    )
+    print(
+        f"  summed job time: {job_total:.1f} s (parallel efficiency on {args.cores} cores: "
+        f"{job_total / (wall * args.cores):.0%})"
+    )
     for stage, seconds in sorted(per_stage.items(), key=lambda item: -item[1]):
         print(f"    {stage:15s} {seconds:8.1f} s  {seconds / job_total:6.1%}")
     if not args.keep:

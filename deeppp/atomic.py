@@ -56,7 +56,9 @@ def write_text_atomic(final_path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(final_path: str | os.PathLike[str], payload: Any) -> None:
     """Write JSON with sorted keys and a trailing newline, so equal content gives equal bytes."""
-    write_text_atomic(final_path, json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    write_text_atomic(
+        final_path, json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n"
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -52,7 +52,9 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     """
     filled = _fill_defaults(copy.deepcopy(config), schema())
     validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(filled), key=lambda e: (len(e.path), list(map(str, e.path))))
+    errors = sorted(
+        validator.iter_errors(filled), key=lambda e: (len(e.path), list(map(str, e.path)))
+    )
     if errors:
         raise ConfigError(f"{source}: {_describe(errors[0])}")
     return filled

@@ -22,7 +22,9 @@ def use_style() -> None:
     plt.style.use(mplhep.style.ATLAS)
 
 
-def experiment_label(ax: Any, text: str = "Simulation", rlabel: str = "√s = 14 TeV", **kwargs: Any) -> None:
+def experiment_label(
+    ax: Any, text: str = "Simulation", rlabel: str = "√s = 14 TeV", **kwargs: Any
+) -> None:
     """Put "deeppp Simulation" (bold/italic as ATLAS does) in the top-left corner of ``ax``."""
     kwargs.setdefault("loc", 0)
     mplhep.label.exp_label(exp=EXPERIMENT, text=text, rlabel=rlabel, ax=ax, data=True, **kwargs)

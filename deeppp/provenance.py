@@ -42,7 +42,9 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def provenance(stage: str, config: dict[str, Any] | None, seed: int | None, **extra: Any) -> dict[str, Any]:
+def provenance(
+    stage: str, config: dict[str, Any] | None, seed: int | None, **extra: Any
+) -> dict[str, Any]:
     """The provenance record of one output: stage, seed, config, versions, plus ``extra``.
 
     Of a full deeppp config only the global seed and the stage's own section are kept: they are

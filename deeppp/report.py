@@ -60,8 +60,10 @@ def load_model_figures(metrics_path: Path) -> ModelFigures:
         metrics = json.loads(metrics_path.read_text())
         test = metrics["test"]
         rejection = {
-            eff: (float(test[f"rejection_{round(eff * 100)}"]["value"]),
-                  float(test[f"rejection_{round(eff * 100)}"]["uncertainty"]))
+            eff: (
+                float(test[f"rejection_{round(eff * 100)}"]["value"]),
+                float(test[f"rejection_{round(eff * 100)}"]["uncertainty"]),
+            )
             for eff in EFFICIENCIES
         }
         return ModelFigures(
@@ -76,7 +78,9 @@ def load_model_figures(metrics_path: Path) -> ModelFigures:
     except FileNotFoundError as err:
         raise DeepppError(f"{metrics_path}: metrics file does not exist") from err
     except (KeyError, TypeError, ValueError) as err:
-        raise DeepppError(f"{metrics_path}: not an ml metrics file ({type(err).__name__}: {err})") from err
+        raise DeepppError(
+            f"{metrics_path}: not an ml metrics file ({type(err).__name__}: {err})"
+        ) from err
 
 
 def load_references(path: Path) -> list[dict[str, Any]]:
@@ -94,18 +98,26 @@ def load_references(path: Path) -> list[dict[str, Any]]:
         for value in reference.get("values") or []:
             if "signal_efficiency" in value and "background_rejection" in value:
                 if "quote" not in value:
-                    raise DeepppError(f"{path}: {reference['id']}: a figure without its quoted source")
+                    raise DeepppError(
+                        f"{path}: {reference['id']}: a figure without its quoted source"
+                    )
                 pairs.append(value)
         reference["rejection_points"] = pairs
     return references
 
 
-def comparison_rows(models: list[ModelFigures], references: list[dict[str, Any]]) -> list[dict[str, str]]:
+def comparison_rows(
+    models: list[ModelFigures], references: list[dict[str, Any]]
+) -> list[dict[str, str]]:
     """One table for both: our models first, then every published efficiency/rejection pair."""
     rows = []
     for m in models:
-        row = {"source": f"deeppp: {m.name}", "background": "QCD multijet",
-               "auc": f"{m.auc:.4f} ± {m.auc_error:.4f}", "conditions": "14 TeV, fast sim., no pile-up"}
+        row = {
+            "source": f"deeppp: {m.name}",
+            "background": "QCD multijet",
+            "auc": f"{m.auc:.4f} ± {m.auc_error:.4f}",
+            "conditions": "14 TeV, fast sim., no pile-up",
+        }
         for eff in EFFICIENCIES:
             value, error = m.rejection[eff]
             row[f"rejection_{round(eff * 100)}"] = _format_rejection(value, error)
@@ -113,9 +125,12 @@ def comparison_rows(models: list[ModelFigures], references: list[dict[str, Any]]
     for reference in references:
         for point in reference["rejection_points"]:
             eff = float(point["signal_efficiency"])
-            row = {"source": f"{reference['id']} ({reference.get('tagger', '')})",
-                   "background": str(point.get("background", "")), "auc": "not published",
-                   "conditions": _published_conditions(reference)}
+            row = {
+                "source": f"{reference['id']} ({reference.get('tagger', '')})",
+                "background": str(point.get("background", "")),
+                "auc": "not published",
+                "conditions": _published_conditions(reference),
+            }
             for target in EFFICIENCIES:
                 key = f"rejection_{round(target * 100)}"
                 row[key] = f"{point['background_rejection']:g}" if math.isclose(eff, target) else ""
@@ -137,7 +152,15 @@ def _format_rejection(value: float, error: float) -> str:
 
 
 def write_table(rows: list[dict[str, str]], csv_path: Path, markdown_path: Path) -> None:
-    columns = ["source", "background", "auc", "rejection_50", "rejection_60", "rejection_70", "conditions"]
+    columns = [
+        "source",
+        "background",
+        "auc",
+        "rejection_50",
+        "rejection_60",
+        "rejection_70",
+        "conditions",
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -148,7 +171,9 @@ def write_table(rows: list[dict[str, str]], csv_path: Path, markdown_path: Path)
     write_text_atomic(markdown_path, header + body)
 
 
-def plot_comparison(models: list[ModelFigures], references: list[dict[str, Any]], out_png: Path) -> None:
+def plot_comparison(
+    models: list[ModelFigures], references: list[dict[str, Any]], out_png: Path
+) -> None:
     import matplotlib.pyplot as plt
 
     from deeppp.plotstyle import experiment_label, use_style
@@ -158,7 +183,9 @@ def plot_comparison(models: list[ModelFigures], references: list[dict[str, Any]]
     for m in models:
         values = [m.rejection[e][0] for e in EFFICIENCIES]
         errors = [m.rejection[e][1] for e in EFFICIENCIES]
-        ax.errorbar(EFFICIENCIES, values, yerr=errors, marker="o", capsize=3, label=f"deeppp {m.name}")
+        ax.errorbar(
+            EFFICIENCIES, values, yerr=errors, marker="o", capsize=3, label=f"deeppp {m.name}"
+        )
     markers = iter("*^sPXD")
     for reference in references:
         points = reference["rejection_points"]
@@ -168,15 +195,27 @@ def plot_comparison(models: list[ModelFigures], references: list[dict[str, Any]]
         # deeppp's background is QCD multijets: a top-jet rejection has no counterpart in the plot
         for background in sorted({str(p.get("background", "")) for p in points} & {"multijet"}):
             chosen = [p for p in points if str(p.get("background", "")) == background]
-            ax.plot([float(p["signal_efficiency"]) for p in chosen],
-                    [float(p["background_rejection"]) for p in chosen],
-                    linestyle="none", marker=marker, markersize=14, markeredgecolor="black", zorder=5,
-                    label=f"{reference['id']} ({background}, published)")
+            ax.plot(
+                [float(p["signal_efficiency"]) for p in chosen],
+                [float(p["background_rejection"]) for p in chosen],
+                linestyle="none",
+                marker=marker,
+                markersize=14,
+                markeredgecolor="black",
+                zorder=5,
+                label=f"{reference['id']} ({background}, published)",
+            )
     ax.set_yscale("log")
     ax.set_xlim(0.4, 0.8)
     ax.set_xlabel("signal efficiency $\\varepsilon_S$")
     ax.set_ylabel("background rejection $1/\\varepsilon_B$")
-    ax.text(0.02, 0.02, "different setups: see the comparison table", transform=ax.transAxes, fontsize=10)
+    ax.text(
+        0.02,
+        0.02,
+        "different setups: see the comparison table",
+        transform=ax.transAxes,
+        fontsize=10,
+    )
     ax.legend(fontsize=9, loc="upper right")
     experiment_label(ax, fontsize=13)
     with atomic_path(out_png) as tmp:
@@ -184,10 +223,20 @@ def plot_comparison(models: list[ModelFigures], references: list[dict[str, Any]]
     plt.close(fig)
 
 
-def write_html(rows: list[dict[str, str]], references: list[dict[str, Any]], out_html: Path) -> None:
+def write_html(
+    rows: list[dict[str, str]], references: list[dict[str, Any]], out_html: Path
+) -> None:
     """A self-contained page: the table, the differences, and every citation with its quote."""
     e = html.escape
-    columns = ["source", "background", "auc", "rejection_50", "rejection_60", "rejection_70", "conditions"]
+    columns = [
+        "source",
+        "background",
+        "auc",
+        "rejection_50",
+        "rejection_60",
+        "rejection_70",
+        "conditions",
+    ]
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>deeppp vs published</title>",
         "<style>body{font-family:sans-serif;max-width:70em}table{border-collapse:collapse}"
@@ -198,7 +247,9 @@ def write_html(rows: list[dict[str, str]], references: list[dict[str, Any]], out
         "texts. The setups differ; read the published numbers as context, not as a target.</p>",
         "<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>",
     ]
-    parts += ["<tr>" + "".join(f"<td>{e(row.get(c, ''))}</td>" for c in columns) + "</tr>" for row in rows]
+    parts += [
+        "<tr>" + "".join(f"<td>{e(row.get(c, ''))}</td>" for c in columns) + "</tr>" for row in rows
+    ]
     parts += ["</table>", "<h2>Where the setups differ</h2><ul>"]
     parts += [f"<li>{e(d)}</li>" for d in GENERIC_DIFFERENCES]
     parts += ["</ul>", "<h2>References</h2>"]
@@ -214,7 +265,9 @@ def write_html(rows: list[dict[str, str]], references: list[dict[str, Any]], out
                 f"{e(str(point.get('where', '')))})</p><blockquote>{e(str(point['quote']))}</blockquote>"
             )
         if not reference["rejection_points"]:
-            parts.append(f"<p><i>No efficiency/rejection figure retrieved: {e(str(reference.get('note', '')))}</i></p>")
+            parts.append(
+                f"<p><i>No efficiency/rejection figure retrieved: {e(str(reference.get('note', '')))}</i></p>"
+            )
         differences = reference.get("differences_from_deeppp") or []
         if differences:
             parts.append("<ul>" + "".join(f"<li>{e(str(d))}</li>" for d in differences) + "</ul>")
@@ -222,7 +275,9 @@ def write_html(rows: list[dict[str, str]], references: list[dict[str, Any]], out
     write_text_atomic(out_html, "".join(parts))
 
 
-def build_comparison(metrics_paths: list[Path], reference_path: Path, out_dir: Path) -> list[dict[str, str]]:
+def build_comparison(
+    metrics_paths: list[Path], reference_path: Path, out_dir: Path
+) -> list[dict[str, str]]:
     """Write comparison.{png,csv,md,html} into ``out_dir``; return the table rows."""
     models = [load_model_figures(p) for p in metrics_paths]
     references = load_references(reference_path)
@@ -234,12 +289,18 @@ def build_comparison(metrics_paths: list[Path], reference_path: Path, out_dir: P
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineArgumentParser(prog=PROG, description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     comparison = sub.add_parser("comparison", help="deeppp figures beside published ATLAS ones")
-    comparison.add_argument("--metrics", nargs="+", type=Path, required=True,
-                            help="metrics.json of the models to show (ml stage)")
+    comparison.add_argument(
+        "--metrics",
+        nargs="+",
+        type=Path,
+        required=True,
+        help="metrics.json of the models to show (ml stage)",
+    )
     comparison.add_argument("--reference", type=Path, default=Path("report/atlas_reference.yaml"))
     comparison.add_argument("--out-dir", type=Path, required=True)
     args = parser.parse_args(argv)

@@ -83,7 +83,9 @@ def write_root(
 
     def deterministic_uuid() -> uuid.UUID:
         # One UUID per directory/file, reproducible for identical provenance.
-        return uuid.UUID(bytes=hashlib.sha256(digest + next(counter).to_bytes(4, "little")).digest()[:16])
+        return uuid.UUID(
+            bytes=hashlib.sha256(digest + next(counter).to_bytes(4, "little")).digest()[:16]
+        )
 
     # uproot stores the path it was given in the TFile header; handing it an open file object
     # keeps the random temporary name out of the bytes.
@@ -119,7 +121,9 @@ def open_root(path: str | os.PathLike[str]) -> Iterator[uproot.ReadOnlyDirectory
     try:
         f = uproot.open(p)
     except Exception as err:  # uproot raises many types for truncated/garbage files
-        raise InputFileError(f"{p}: not a readable ROOT file ({type(err).__name__}: {err})") from err
+        raise InputFileError(
+            f"{p}: not a readable ROOT file ({type(err).__name__}: {err})"
+        ) from err
     try:
         yield f
     finally:
@@ -140,7 +144,9 @@ def read_tree(
     """
     with open_root(path) as f:
         if tree not in f:
-            raise InputFileError(f"{path}: no tree '{tree}' (wrong schema; keys: {sorted(f.keys(cycle=False))})")
+            raise InputFileError(
+                f"{path}: no tree '{tree}' (wrong schema; keys: {sorted(f.keys(cycle=False))})"
+            )
         t = f[tree]
         available = set(t.keys())
         missing = [b for b in required if b not in available]
@@ -149,7 +155,9 @@ def read_tree(
         try:
             return t.arrays(filter_name=list(filter_name) if filter_name is not None else None)
         except Exception as err:
-            raise InputFileError(f"{path}: cannot read tree '{tree}' ({type(err).__name__}: {err})") from err
+            raise InputFileError(
+                f"{path}: cannot read tree '{tree}' ({type(err).__name__}: {err})"
+            ) from err
 
 
 def _as_array(value: Any) -> Any:

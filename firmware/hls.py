@@ -128,7 +128,9 @@ def make_project_reproducible(hls_dir: Path, output_dir_text: str, stamp: str) -
         if skipping:
             continue
         if line.startswith("PytorchModel:"):
-            kept.append("PytorchModel: null  # the network: model.pt given to `python -m firmware build`")
+            kept.append(
+                "PytorchModel: null  # the network: model.pt given to `python -m firmware build`"
+            )
             skipping = True
         elif line.startswith("Stamp:"):
             old_stamp = line.split(":", 1)[1].strip()
@@ -140,7 +142,9 @@ def make_project_reproducible(hls_dir: Path, output_dir_text: str, stamp: str) -
     config_path.write_text("\n".join(kept) + "\n")
     build_lib = hls_dir / "build_lib.sh"
     if old_stamp and build_lib.is_file():
-        build_lib.write_text(build_lib.read_text().replace(f"LIB_STAMP={old_stamp}", f"LIB_STAMP={stamp}"))
+        build_lib.write_text(
+            build_lib.read_text().replace(f"LIB_STAMP={old_stamp}", f"LIB_STAMP={stamp}")
+        )
     for library in (hls_dir / "firmware").glob("*.so"):
         library.unlink()
 

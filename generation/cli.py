@@ -31,10 +31,19 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="output ROOT file")
     parser.add_argument("--config", type=Path, help="deeppp YAML config (default: schema defaults)")
     parser.add_argument("--events", type=int, help="number of events to generate (> 0)")
-    parser.add_argument("--seed", type=int, help="Pythia seed, 1..900000000 (default: derived from config)")
-    parser.add_argument("--chunk", type=int, default=0, help="chunk index, used to derive the seed (default 0)")
-    parser.add_argument("--setting", action="append", default=[], metavar="'Key = value'",
-                        help="extra raw Pythia setting, repeatable (appended after the config's)")
+    parser.add_argument(
+        "--seed", type=int, help="Pythia seed, 1..900000000 (default: derived from config)"
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=0, help="chunk index, used to derive the seed (default 0)"
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="'Key = value'",
+        help="extra raw Pythia setting, repeatable (appended after the config's)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -42,7 +51,9 @@ def build_parser() -> OneLineArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    config = load_config(args.config) if args.config else validate_config({"seed": 0}, source="defaults")
+    config = (
+        load_config(args.config) if args.config else validate_config({"seed": 0}, source="defaults")
+    )
     if args.chunk < 0:
         parser.error(f"--chunk must be >= 0, got {args.chunk}")
     n_events = args.events
@@ -53,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         n_events = processes[args.process]["events_per_chunk"]
     if n_events <= 0:
         parser.error(f"--events must be positive, got {n_events}")
-    seed = args.seed if args.seed is not None else chunk_seed(config["seed"], args.process, args.chunk)
+    seed = (
+        args.seed if args.seed is not None else chunk_seed(config["seed"], args.process, args.chunk)
+    )
     generation_config = dict(config["generation"])
     if args.setting:
         extra = dict(generation_config.get("extra_settings", {}))
@@ -73,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{summary.process}: {summary.n_events} events -> {summary.path} "
         f"(sigma = {summary.sigma_gen_mb:.3e} +- {summary.sigma_err_mb:.1e} mb"
-        + (f", c g -> H c vetoed: {summary.n_vetoed} = {100 * summary.vetoed_fraction:.1f} %" if summary.process == "signal" else "")
+        + (
+            f", c g -> H c vetoed: {summary.n_vetoed} = {100 * summary.vetoed_fraction:.1f} %"
+            if summary.process == "signal"
+            else ""
+        )
         + ")",
         file=sys.stderr,
     )

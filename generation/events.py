@@ -41,7 +41,9 @@ class SpeciesTable:
         # are not the displaced-vertex hadrons b-tagging looks for.
         heavy = np.array(
             [
-                abs(pd.heaviestQuark(int(i))) if pd.isHadron(int(i)) and not pd.isOnium(int(i)) else 0
+                abs(pd.heaviestQuark(int(i)))
+                if pd.isHadron(int(i)) and not pd.isOnium(int(i))
+                else 0
                 for i in new
             ],
             np.int8,
@@ -78,7 +80,10 @@ def _record_columns(batch: ak.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]
     def leaf(node: Any, name: str) -> np.ndarray:
         return np.asarray(node.content(name).data)
 
-    columns = {name: leaf(record, name) for name in ("id", "status", "mother1", "daughter1", "daughter2", "m", "tau")}
+    columns = {
+        name: leaf(record, name)
+        for name in ("id", "status", "mother1", "daughter1", "daughter2", "m", "tau")
+    }
     momentum = record.content("p")
     for name in ("px", "py", "pz", "e"):
         columns[name] = leaf(momentum, name)
@@ -88,16 +93,23 @@ def _record_columns(batch: ak.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]
     present = index >= 0
     for name, axis in (("vx", "px"), ("vy", "py"), ("vz", "pz")):
         values = leaf(vertex.content, axis)
-        columns[name] = np.where(present, values[np.where(present, index, 0)], 0.0) if len(values) else np.zeros(len(index))
+        columns[name] = (
+            np.where(present, values[np.where(present, index, 0)], 0.0)
+            if len(values)
+            else np.zeros(len(index))
+        )
     return offsets, columns
 
 
-def _collection(mask: np.ndarray, event_of: np.ndarray, n_events: int, fields: dict[str, np.ndarray]) -> ak.Array:
+def _collection(
+    mask: np.ndarray, event_of: np.ndarray, n_events: int, fields: dict[str, np.ndarray]
+) -> ak.Array:
     """Particles selected by ``mask`` as an events x particles record array (one shared counter)."""
     per_event = np.bincount(event_of[mask], minlength=n_events)
     offsets = np.concatenate([[0], np.cumsum(per_event)]).astype(np.int64)
     record = ak.contents.RecordArray(
-        [ak.contents.NumpyArray(np.ascontiguousarray(values[mask])) for values in fields.values()], list(fields)
+        [ak.contents.NumpyArray(np.ascontiguousarray(values[mask])) for values in fields.values()],
+        list(fields),
     )
     return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), record))
 
@@ -116,7 +128,13 @@ def extract(batch: ak.Array, species: SpeciesTable) -> dict[str, ak.Array]:
     pid = col["id"]
     charge, heavy = species.lookup(pid)
     f32 = {name: col[name].astype(np.float32) for name in ("px", "py", "pz", "e", "vx", "vy", "vz")}
-    kinematics = {"px": f32["px"], "py": f32["py"], "pz": f32["pz"], "e": f32["e"], "pid": pid.astype(np.int32)}
+    kinematics = {
+        "px": f32["px"],
+        "py": f32["py"],
+        "pz": f32["pz"],
+        "e": f32["e"],
+        "pid": pid.astype(np.int32),
+    }
     vertex = {"vx": f32["vx"], "vy": f32["vy"], "vz": f32["vz"]}
 
     final = col["status"] > 0
@@ -136,13 +154,18 @@ def extract(batch: ak.Array, species: SpeciesTable) -> dict[str, ak.Array]:
     with np.errstate(divide="ignore", invalid="ignore"):
         flight = np.where(col["m"] > 0, col["tau"] / col["m"], 0.0)
     decay = {
-        f"d{axis}": (col[f"v{axis}"] + flight * col[f"p{axis}"]).astype(np.float32) for axis in ("x", "y", "z")
+        f"d{axis}": (col[f"v{axis}"] + flight * col[f"p{axis}"]).astype(np.float32)
+        for axis in ("x", "y", "z")
     }
     hadrons = _collection(weak, event_of, n_events, {**kinematics, **vertex, **decay})
 
     status, mother1 = col["status"], col["mother1"]
-    in_truth = _truth_mask(pid, status, mother1, col["daughter1"], col["daughter2"], offsets, event_of)
-    truth = _collection(in_truth, event_of, n_events, {**kinematics, "role": _truth_roles(pid, status, mother1)})
+    in_truth = _truth_mask(
+        pid, status, mother1, col["daughter1"], col["daughter2"], offsets, event_of
+    )
+    truth = _collection(
+        in_truth, event_of, n_events, {**kinematics, "role": _truth_roles(pid, status, mother1)}
+    )
     return {"particles": particles, "truth": truth, "hadrons": hadrons}
 
 
@@ -153,7 +176,9 @@ def _daughter_range(daughter1: np.ndarray, daughter2: np.ndarray) -> tuple[np.nd
     return lo, hi
 
 
-def _count_in_range(flag: np.ndarray, base: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _count_in_range(
+    flag: np.ndarray, base: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """How many entries of ``flag`` are set in the event-local index range [lo, hi] (global
     index = ``base`` + local index); 0 where there is no range (lo == 0)."""
     cumulative = np.concatenate([[0], np.cumsum(flag)])
@@ -191,7 +216,9 @@ def _truth_mask(
     return mask
 
 
-def _is_hard_outgoing_parton(pid: np.ndarray, status: np.ndarray, mother1: np.ndarray) -> np.ndarray:
+def _is_hard_outgoing_parton(
+    pid: np.ndarray, status: np.ndarray, mother1: np.ndarray
+) -> np.ndarray:
     abs_pid = np.abs(pid)
     is_parton = (abs_pid <= 6) | (abs_pid == 21)
     return is_parton & (np.abs(status) == 23) & (mother1 == 3)

@@ -63,7 +63,9 @@ def make_pythia(settings: list[str]) -> Any:
         initialised = not rejected and pythia.init()
         reason = _first_pythia_error(captured.read_text())
     if rejected:
-        raise DeepppError(f"Pythia rejected setting {rejected[0]!r}" + (f" ({reason})" if reason else ""))
+        raise DeepppError(
+            f"Pythia rejected setting {rejected[0]!r}" + (f" ({reason})" if reason else "")
+        )
     if not initialised:
         raise DeepppError("Pythia initialisation failed" + (f": {reason}" if reason else ""))
     return pythia
@@ -95,8 +97,13 @@ def generate_chunk(
 
     pieces: list[dict[str, ak.Array]] = []
     n_kept = n_vetoed = 0
-    with tqdm(total=n_events, unit="ev", desc=f"{process} chunk {chunk}", disable=not progress,
-              mininterval=2.0) as bar:
+    with tqdm(
+        total=n_events,
+        unit="ev",
+        desc=f"{process} chunk {chunk}",
+        disable=not progress,
+        mininterval=2.0,
+    ) as bar:
         while n_kept < n_events:
             batch = pythia.nextBatch(min(BATCH_SIZE, n_events - n_kept))
             collections = extract(batch, species)

@@ -69,7 +69,10 @@ def pythia_settings(process: str, seed: int, generation_config: dict[str, Any]) 
     if tau0_max_mm is not None:
         # ATLAS generator convention: particles with c*tau0 > 10 mm (K0S, Lambda, ...) are left
         # undecayed for the detector simulation, as Geant4 would decay them in the tracker.
-        settings += ["ParticleDecays:limitTau0 = on", f"ParticleDecays:tau0Max = {float(tau0_max_mm)!r}"]
+        settings += [
+            "ParticleDecays:limitTau0 = on",
+            f"ParticleDecays:tau0Max = {float(tau0_max_mm)!r}",
+        ]
     settings += list(generation_config.get("extra_settings", {}).get(process, []))
     settings += ["Random:setSeed = on", f"Random:seed = {seed}", *_QUIET_SETTINGS]
     return settings

@@ -27,7 +27,9 @@ def _positive_int(text: str) -> int:
 def _percent(text: str) -> int:
     value = _positive_int(text)
     if value > 100:
-        raise argparse.ArgumentTypeError(f"hidden budget is a percentage of all hidden nodes (1..100), got {value}")
+        raise argparse.ArgumentTypeError(
+            f"hidden budget is a percentage of all hidden nodes (1..100), got {value}"
+        )
     return value
 
 
@@ -45,24 +47,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, study: bool = False) -> None:
-        p.add_argument("--config", required=True, help="deeppp YAML config (validated against the schema)")
-        p.add_argument("--dataset", required=True, type=Path, help="directory with {train,val,test}.root")
-        p.add_argument("--models-dir", required=True, type=Path, help="directory of models/{model}/")
+        p.add_argument(
+            "--config", required=True, help="deeppp YAML config (validated against the schema)"
+        )
+        p.add_argument(
+            "--dataset", required=True, type=Path, help="directory with {train,val,test}.root"
+        )
+        p.add_argument(
+            "--models-dir", required=True, type=Path, help="directory of models/{model}/"
+        )
         if not study:
             p.add_argument("--replica", type=int, default=0, help="seed replica (0 = main model)")
 
     p = sub.add_parser("train", help="train a model by name (default: the unpruned tagger)")
     common(p)
-    p.add_argument("--model", default="unpruned", help="model name, e.g. unpruned, autopruner_h30, ptr_h50")
+    p.add_argument(
+        "--model", default="unpruned", help="model name, e.g. unpruned, autopruner_h30, ptr_h50"
+    )
 
     p = sub.add_parser("prune", help="AutoPruner: prune inputs or hidden nodes during one training")
     common(p)
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--keep-inputs", type=_positive_int, metavar="K", help="keep exactly K input features")
     group.add_argument(
-        "--keep-hidden-percent", type=_percent, metavar="P", help="keep P %% of all hidden nodes (or multiplications)"
+        "--keep-inputs", type=_positive_int, metavar="K", help="keep exactly K input features"
     )
-    p.add_argument("--alt-layout", action="store_true", help="use ml.alt_hidden_layout (input selection only)")
+    group.add_argument(
+        "--keep-hidden-percent",
+        type=_percent,
+        metavar="P",
+        help="keep P %% of all hidden nodes (or multiplications)",
+    )
+    p.add_argument(
+        "--alt-layout", action="store_true", help="use ml.alt_hidden_layout (input selection only)"
+    )
 
     p = sub.add_parser("retrain", help="retrain an AutoPruner model's reduced layout from scratch")
     common(p)
@@ -83,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="print the model names the config produces")
     p.add_argument("--config", required=True)
-    p.add_argument("--core-only", action="store_true", help="without seed replicas and alt-layout models")
+    p.add_argument(
+        "--core-only", action="store_true", help="without seed replicas and alt-layout models"
+    )
     return parser
 
 
@@ -98,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("study", "summarize"):
         from ml.studies import run_study
 
-        run_study(args.name if args.command == "study" else "summary", config, args.models_dir, args.dataset, args.out)
+        run_study(
+            args.name if args.command == "study" else "summary",
+            config,
+            args.models_dir,
+            args.dataset,
+            args.out,
+        )
         return 0
     from ml.jobs import train_model
 
@@ -114,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{'retrained' if args.command == 'retrain' else 'ptr'}_h{args.keep_hidden_percent}{suffix}"
     metrics = train_model(config, name, args.dataset, args.models_dir)
     auc = metrics["test"]["auc"]
-    print(f"{name}: layout {metrics['layout']}, test AUC {auc['value']:.4f} +- {auc['uncertainty']:.4f}")
+    print(
+        f"{name}: layout {metrics['layout']}, test AUC {auc['value']:.4f} +- {auc['uncertainty']:.4f}"
+    )
     return 0
 
 

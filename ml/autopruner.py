@@ -139,7 +139,9 @@ class GateGroup:
             self._padded = cached
         return cached
 
-    def loss(self, target: float, beta: float, gate_target: float, closed_logit: float) -> torch.Tensor:
+    def loss(
+        self, target: float, beta: float, gate_target: float, closed_logit: float
+    ) -> torch.Tensor:
         """``B + beta * P`` for the current gate values (see module docstring)."""
         logits = self.gate.logits
         values = torch.sigmoid(logits)
@@ -154,13 +156,17 @@ class GateGroup:
         # Kept: BCE towards the pre-set value (gradient s - v). Rejected: a hinge in logit space
         # (gradient 1 until w < closed_logit), because BCE towards 0 has gradient s, which
         # vanishes as the gate closes and would leave rejected gates at ~1e-2 for many epochs.
-        opened = F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, gate_target), reduction="none")
+        opened = F.binary_cross_entropy_with_logits(
+            logits, torch.full_like(logits, gate_target), reduction="none"
+        )
         closed = torch.relu(logits - closed_logit)
         polarisation = (keep * opened + (1.0 - keep) * closed).sum()
         return budget_term + beta * polarisation
 
     @torch.no_grad()
-    def add_gradient(self, target: float, beta: float, gate_target: float, closed_logit: float, scale: float) -> None:
+    def add_gradient(
+        self, target: float, beta: float, gate_target: float, closed_logit: float, scale: float
+    ) -> None:
         """Add ``scale * d(B + beta P)/dw`` to the logits' gradient, in closed form.
 
         The same gradient autograd gets from :meth:`loss` (checked in the tests) with a handful
@@ -186,10 +192,14 @@ class GateGroup:
                 dtype=logits.dtype,
                 device=logits.device,
             )
-            gradient = slope * torch.repeat_interleave(per_layer, torch.tensor(self.sizes, device=logits.device))
+            gradient = slope * torch.repeat_interleave(
+                per_layer, torch.tensor(self.sizes, device=logits.device)
+            )
         if beta > 0.0:
             keep = self.select(target)
-            polarisation = torch.where(keep, values - gate_target, (logits > closed_logit).to(values.dtype))
+            polarisation = torch.where(
+                keep, values - gate_target, (logits > closed_logit).to(values.dtype)
+            )
             gradient = gradient + polarisation * (scale * beta)
         if logits.grad is None:
             logits.grad = gradient
@@ -273,11 +283,17 @@ class PrunerSchedule:
         if phase == "settle":
             # Ramped over the first settle epoch: while beta is small the classifier can still
             # lift a needed gate over the boundary before the assignment hardens.
-            return min(1.0, (epoch - self.prune_end) + fraction) if self.settings.settle_ramp else 1.0
+            return (
+                min(1.0, (epoch - self.prune_end) + fraction) if self.settings.settle_ramp else 1.0
+            )
         if phase != "prune":
             return 0.0
         span = self.prune_end - self.settings.warmup_epochs
-        return ((epoch - self.settings.warmup_epochs) + fraction) / span * self.settings.prune_polarisation
+        return (
+            ((epoch - self.settings.warmup_epochs) + fraction)
+            / span
+            * self.settings.prune_polarisation
+        )
 
     def loss(self, epoch: int, fraction: float) -> torch.Tensor | None:
         phase = self.phase(epoch)
@@ -294,7 +310,9 @@ class PrunerSchedule:
         """Closed-form gradient of :meth:`loss`, added to the gate logits (see GateGroup)."""
         beta = self.beta(epoch, fraction)
         for group, target in zip(self.groups, self.targets(epoch), strict=True):
-            group.add_gradient(target, beta, self.settings.gate_target, self.closed_logit, self.settings.strength)
+            group.add_gradient(
+                target, beta, self.settings.gate_target, self.closed_logit, self.settings.strength
+            )
 
     def separation(self) -> dict[str, dict[str, float]]:
         return {g.name: g.separation(self.settings.gate_target) for g in self.groups}
@@ -302,7 +320,8 @@ class PrunerSchedule:
     def is_separated(self) -> bool:
         s = self.settings
         return all(
-            sep["max_rejected"] <= s.snap_threshold and sep["max_kept_deviation"] <= s.open_tolerance
+            sep["max_rejected"] <= s.snap_threshold
+            and sep["max_kept_deviation"] <= s.open_tolerance
             for sep in self.separation().values()
         )
 

@@ -36,7 +36,9 @@ class JetSample:
     def select_features(self, names: list[str] | tuple[str, ...]) -> JetSample:
         """The same jets with only ``names`` (in that order) as features."""
         index = [self.feature_names.index(n) for n in names]
-        return JetSample(self.features[:, index], self.labels, self.weights, tuple(names), self.source)
+        return JetSample(
+            self.features[:, index], self.labels, self.weights, tuple(names), self.source
+        )
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,12 @@ def read_split(path: str | os.PathLike[str]) -> JetSample:
     record = read_provenance(path)
     names = record.get("feature_names")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise InputFileError(f"{path}: provenance has no 'feature_names' list (not a dataset file?)")
-    arrays = read_tree(path, TREE, required=[*names, "label", "weight"], filter_name=[*names, "label", "weight"])
+        raise InputFileError(
+            f"{path}: provenance has no 'feature_names' list (not a dataset file?)"
+        )
+    arrays = read_tree(
+        path, TREE, required=[*names, "label", "weight"], filter_name=[*names, "label", "weight"]
+    )
     if len(arrays) == 0:
         raise InputFileError(f"{path}: tree '{TREE}' holds no jets")
     features = np.stack([np.asarray(arrays[n], dtype=np.float32) for n in names], axis=1)
@@ -85,7 +91,11 @@ def read_split(path: str | os.PathLike[str]) -> JetSample:
     if labels.min() == labels.max():
         raise InputFileError(f"{path}: only one class present (need signal and background jets)")
     return JetSample(
-        torch.from_numpy(features), torch.from_numpy(labels), torch.from_numpy(weights), tuple(names), str(path)
+        torch.from_numpy(features),
+        torch.from_numpy(labels),
+        torch.from_numpy(weights),
+        tuple(names),
+        str(path),
     )
 
 

@@ -123,7 +123,9 @@ class GatedTagger(nn.Module):
         if not self.gates_active:
             return [None] * len(self.linears)
         hidden = self.hidden_gate.layer_values() if self.hidden_gate is not None else None
-        columns: list[torch.Tensor | None] = [self.input_gate.values() if self.input_gate is not None else None]
+        columns: list[torch.Tensor | None] = [
+            self.input_gate.values() if self.input_gate is not None else None
+        ]
         columns += list(hidden) if hidden is not None else [None] * (len(self.linears) - 1)
         return columns
 

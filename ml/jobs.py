@@ -72,7 +72,9 @@ def train_model(
         )
         trained.details["source_model"] = spec.source_model
     record = provenance("ml", config, spec.seed, model=model, inputs=inputs)
-    return write_model_outputs(Path(models_dir, model), spec, settings, trained, samples["test"], record)
+    return write_model_outputs(
+        Path(models_dir, model), spec, settings, trained, samples["test"], record
+    )
 
 
 def write_model_outputs(

@@ -87,7 +87,9 @@ def tagger_metrics(
         index = rng.integers(0, n, n)
         if labels[index].min() == labels[index].max():
             continue
-        for key, value in point_metrics(labels[index], scores[index], weights[index], efficiencies).items():
+        for key, value in point_metrics(
+            labels[index], scores[index], weights[index], efficiencies
+        ).items():
             samples[key].append(value)
     result: dict[str, Any] = {}
     for key, value in central.items():

@@ -35,7 +35,9 @@ def sequential_layout(sequential: nn.Sequential) -> list[int]:
         raise ValueError("network has no Linear layer")
     for module in sequential:
         if not isinstance(module, nn.Linear | nn.ReLU):
-            raise ValueError(f"only Linear and ReLU layers can be saved, found {type(module).__name__}")
+            raise ValueError(
+                f"only Linear and ReLU layers can be saved, found {type(module).__name__}"
+            )
     layout = [linears[0].in_features]
     for previous, layer in itertools.pairwise(linears):
         if layer.in_features != previous.out_features:
@@ -114,7 +116,9 @@ def load_model(path: str | os.PathLike[str]) -> tuple[nn.Sequential, dict[str, A
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for truncated/foreign files
         first_line = (str(err).strip().splitlines() or [""])[0]
-        raise InputFileError(f"{p}: not a readable torch file ({type(err).__name__}: {first_line})") from err
+        raise InputFileError(
+            f"{p}: not a readable torch file ({type(err).__name__}: {first_line})"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_TAG:
         raise InputFileError(f"{p}: not a deeppp model file (no '{FORMAT_TAG}' format tag)")
     missing = [key for key in MODEL_KEYS if key not in payload]

@@ -42,7 +42,9 @@ def rejection_curve(eps_s: np.ndarray, eps_b: np.ndarray) -> np.ndarray:
     """1/eps_B on :data:`EPS_S_GRID` (nan where no background is left)."""
     eps_b_grid = np.interp(EPS_S_GRID, eps_s, eps_b)
     with np.errstate(divide="ignore"):
-        rejection = np.where(eps_b_grid > 0, 1.0 / np.where(eps_b_grid > 0, eps_b_grid, 1.0), np.nan)
+        rejection = np.where(
+            eps_b_grid > 0, 1.0 / np.where(eps_b_grid > 0, eps_b_grid, 1.0), np.nan
+        )
     return rejection
 
 
@@ -87,19 +89,31 @@ def gates_vs_epoch(
     """
     style()
     fig, axes = plt.subplots(
-        len(panels), n_layers, figsize=(3.2 * n_layers, 2.6 * len(panels)), sharex=True, sharey=True, squeeze=False
+        len(panels),
+        n_layers,
+        figsize=(3.2 * n_layers, 2.6 * len(panels)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
     )
     for row, (title, epochs, gates, markers) in enumerate(panels):
         for layer in range(n_layers):
             ax = axes[row][layer]
             values = np.array([g[layer] for g in gates])  # [epoch, node]
-            ax.plot(epochs, values, color=LAYER_COLOURS[layer % len(LAYER_COLOURS)], lw=0.5, alpha=0.6)
+            ax.plot(
+                epochs, values, color=LAYER_COLOURS[layer % len(LAYER_COLOURS)], lw=0.5, alpha=0.6
+            )
             for m in markers:
                 ax.axvline(m, color="grey", lw=0.6, ls=":")
             kept = int((values[-1] > 0).sum())
             ax.text(
-                0.97, 0.95, f"{title}\nlayer {layer + 1}: {kept}/{values.shape[1]} kept",
-                transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                0.97,
+                0.95,
+                f"{title}\nlayer {layer + 1}: {kept}/{values.shape[1]} kept",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=8,
             )
             ax.set_ylim(-0.05, 1.05)
             if row == len(panels) - 1:
@@ -236,12 +250,28 @@ def spread(
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(settings_labels) + 2), 5.5))
     for i, vals in enumerate(values):
         v = np.asarray(vals, dtype=float)
-        ax.plot(np.full(v.size, i) + np.linspace(-0.12, 0.12, v.size), v, "o", ms=4, color="C0", alpha=0.7)
-        ax.errorbar(i + 0.3, v.mean(), yerr=v.std(ddof=1) if v.size > 1 else 0.0, fmt="s", color="C1", capsize=3)
+        ax.plot(
+            np.full(v.size, i) + np.linspace(-0.12, 0.12, v.size),
+            v,
+            "o",
+            ms=4,
+            color="C0",
+            alpha=0.7,
+        )
+        ax.errorbar(
+            i + 0.3,
+            v.mean(),
+            yerr=v.std(ddof=1) if v.size > 1 else 0.0,
+            fmt="s",
+            color="C1",
+            capsize=3,
+        )
     if reference is not None:
         ax.axhline(reference[1], color="black", lw=0.8, ls="--", label=reference[0])
         ax.legend(fontsize=9)
-    ax.set_xticks(range(len(settings_labels)), list(settings_labels), rotation=30, ha="right", fontsize=9)
+    ax.set_xticks(
+        range(len(settings_labels)), list(settings_labels), rotation=30, ha="right", fontsize=9
+    )
     ax.set_ylabel(ylabel)
     label(ax, "dots: seeds; squares: mean $\\pm$ std. dev.")
     save(fig, path)

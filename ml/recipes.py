@@ -50,7 +50,9 @@ class TrainedTagger:
         return sum(f.wall_time_s for f in self.fits)
 
 
-def _tensors(samples: dict[str, JetSample], standardisation: Standardisation, device: torch.device) -> dict[str, Tensors]:
+def _tensors(
+    samples: dict[str, JetSample], standardisation: Standardisation, device: torch.device
+) -> dict[str, Tensors]:
     return {
         split: Tensors(standardisation.apply(s.features), s.labels, s.weights).to(device)
         for split, s in samples.items()
@@ -66,7 +68,9 @@ def train_plain(
     feature_names: list[str] | None = None,
 ) -> TrainedTagger:
     """The reference tagger (or a retrained reduced layout): dense ReLU net, early stopping."""
-    names = list(feature_names) if feature_names is not None else list(samples["train"].feature_names)
+    names = (
+        list(feature_names) if feature_names is not None else list(samples["train"].feature_names)
+    )
     samples = {k: v.select_features(names) for k, v in samples.items()}
     standardisation = Standardisation.fit(samples["train"])
     device = configure_torch(settings.training, seed)
@@ -77,7 +81,9 @@ def train_plain(
     return TrainedTagger(sequential, names, standardisation, [result])
 
 
-def hidden_budget(settings: MLSettings, percent: int, n_inputs: int, hidden_layout: tuple[int, ...]) -> int:
+def hidden_budget(
+    settings: MLSettings, percent: int, n_inputs: int, hidden_layout: tuple[int, ...]
+) -> int:
     """Budget of a hidden-pruning model: nodes, or multiplications of the whole network."""
     if settings.budget_unit == "nodes":
         return hidden_nodes_for_percent(percent, hidden_layout)
@@ -85,7 +91,9 @@ def hidden_budget(settings: MLSettings, percent: int, n_inputs: int, hidden_layo
     return math.ceil(percent * full / 100)
 
 
-def train_autopruner(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings) -> TrainedTagger:
+def train_autopruner(
+    samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings
+) -> TrainedTagger:
     """One training with gates and the pruner loss; the snapped network is extracted."""
     names = list(samples["train"].feature_names)
     n_inputs = len(names)
@@ -106,7 +114,9 @@ def train_autopruner(samples: dict[str, JetSample], spec: ModelSpec, settings: M
         hidden_gates=budget is not None,
         gate_init=p.gate_init,
     )
-    groups = make_groups(net, input_keep=spec.input_keep, hidden_budget=budget, unit=settings.budget_unit)
+    groups = make_groups(
+        net, input_keep=spec.input_keep, hidden_budget=budget, unit=settings.budget_unit
+    )
     schedule = PrunerSchedule(p, groups)
     data = _tensors(samples, standardisation, device)
     pruning = fit(
@@ -130,7 +140,9 @@ def train_autopruner(samples: dict[str, JetSample], spec: ModelSpec, settings: M
     # Agreement of the extracted network with the snapped gated one, on the test jets.
     test_x = standardisation.apply(samples["test"].features)
     with torch.no_grad():
-        extraction_diff = float((sequential(test_x[:, index]).squeeze(-1) - net(test_x)).abs().max())
+        extraction_diff = float(
+            (sequential(test_x[:, index]).squeeze(-1) - net(test_x)).abs().max()
+        )
     result = pruning
     if p.finetune_epochs > 0:
         # Fine-tuning after the snap is plain training of the extracted, smaller network.
@@ -182,7 +194,9 @@ def _join(pruning: FitResult, finetune: FitResult) -> FitResult:
     gates = pruning.history[-1]["gates"]
     history = list(pruning.history)
     for record in finetune.history[1:]:
-        history.append({**record, "epoch": record["epoch"] + offset, "phase": "finetune", "gates": gates})
+        history.append(
+            {**record, "epoch": record["epoch"] + offset, "phase": "finetune", "gates": gates}
+        )
     return FitResult(
         history=history,
         loss_trace=pruning.loss_trace + [(round(e + offset, 6), v) for e, v in finetune.loss_trace],
@@ -212,7 +226,9 @@ def _node_scores(net: GatedTagger, kept_inputs: torch.Tensor) -> list[torch.Tens
     return scores
 
 
-def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings) -> TrainedTagger:
+def train_ptr(
+    samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettings
+) -> TrainedTagger:
     """Classic prune/train/repeat: train the full net, then repeatedly remove the hidden nodes
     with the smallest relative L1 norm (globally, at least one per layer) until the budget usage
     (nodes, or multiplications) has dropped by ``prune_fraction``, and retrain with early
@@ -234,7 +250,9 @@ def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettin
     assert hidden_gate is not None
     hidden_gate.freeze(torch.ones(hidden_gate.n_nodes))  # hard 0/1 masks, never trained
     data = _tensors(samples, standardisation, device)
-    fits = [fit(net, data["train"], data["val"], settings.training, spec.seed, desc=f"{spec.name} full")]
+    fits = [
+        fit(net, data["train"], data["val"], settings.training, spec.seed, desc=f"{spec.name} full")
+    ]
     steps_record = []
     kept_inputs = torch.ones(n_inputs, dtype=torch.bool)
     layer_of = [i for i, n in enumerate(spec.hidden_layout) for _ in range(n)]
@@ -244,7 +262,10 @@ def train_ptr(samples: dict[str, JetSample], spec: ModelSpec, settings: MLSettin
         step += 1
         # Remove a fixed fraction of the budget per step (iterative magnitude pruning, Han et al.
         # 2015); the last step stops exactly at the budget (nodes) or just below it (multiplications).
-        step_target = max(target, min(usage(counts) - 1, round(usage(counts) * (1.0 - settings.ptr.prune_fraction))))
+        step_target = max(
+            target,
+            min(usage(counts) - 1, round(usage(counts) * (1.0 - settings.ptr.prune_fraction))),
+        )
         net = net.cpu()
         scores = _node_scores(net, kept_inputs)
         kept = hidden_gate.kept().cpu()

@@ -107,7 +107,9 @@ class MLSettings:
             pruner=pruner,
             ptr=ptr,
             budget_unit=ml.get("budget_unit", cls.budget_unit),
-            hidden_budgets_percent=tuple(ml.get("hidden_budgets_percent", cls.hidden_budgets_percent)),
+            hidden_budgets_percent=tuple(
+                ml.get("hidden_budgets_percent", cls.hidden_budgets_percent)
+            ),
             input_budgets=tuple(ml.get("input_budgets", cls.input_budgets)),
             alt_hidden_layout=None if alt is None else tuple(alt),
             stability_seeds=ml.get("stability_seeds", cls.stability_seeds),
@@ -128,7 +130,9 @@ class MLSettings:
                 minimum=n_layers,
             )
         if self.pruner.gate_init <= self.pruner.snap_threshold:
-            raise MLConfigError("ml.autopruner.gate_init must be above ml.autopruner.snap_threshold")
+            raise MLConfigError(
+                "ml.autopruner.gate_init must be above ml.autopruner.snap_threshold"
+            )
 
     def check_features(self, n_features: int) -> None:
         """Input budgets against the number of features actually in the dataset."""
@@ -141,7 +145,9 @@ def check_group_budget(k: int, group_size: int, what: str, minimum: int = 1) -> 
     if not isinstance(k, int) or isinstance(k, bool):
         raise MLConfigError(f"{what}: budget {k!r} is not an integer number of gates")
     if k < minimum:
-        reason = "must be positive" if minimum <= 1 else f"needs at least {minimum} (one node per layer)"
+        reason = (
+            "must be positive" if minimum <= 1 else f"needs at least {minimum} (one node per layer)"
+        )
         raise MLConfigError(f"{what}: budget of {k} gates {reason}")
     if k > group_size:
         raise MLConfigError(f"{what}: budget of {k} gates exceeds the group size of {group_size}")
@@ -221,7 +227,11 @@ def model_spec(settings: MLSettings, name: str) -> ModelSpec:
         hidden_nodes_for_percent(percent, layout), sum(layout), f"model {name}", minimum=len(layout)
     )
     kind: ModelKind = match["kind"]  # type: ignore[assignment]
-    source = f"autopruner_h{percent}" + (f"_seed{replica}" if replica else "") if kind == "retrained" else None
+    source = (
+        f"autopruner_h{percent}" + (f"_seed{replica}" if replica else "")
+        if kind == "retrained"
+        else None
+    )
     return ModelSpec(name, kind, layout, seed, replica, hidden_percent=percent, source_model=source)
 
 
@@ -250,10 +260,21 @@ def model_names(settings: MLSettings, *, core_only: bool = False) -> list[str]:
 STUDY_OUTPUTS: dict[str, tuple[str, ...]] = {
     "baseline": ("baseline.json", "baseline_roc.png", "baseline_loss.png"),
     "inputs": ("inputs.json", "inputs_performance.png", "inputs_ranking.png"),
-    "hidden": ("hidden.json", "hidden_gates.png", "hidden_loss.png", "hidden_allocation.png", "hidden_roc.png"),
+    "hidden": (
+        "hidden.json",
+        "hidden_gates.png",
+        "hidden_loss.png",
+        "hidden_allocation.png",
+        "hidden_roc.png",
+    ),
     "retrain": ("retrain.json", "retrain_auc.png", "retrain_roc.png"),
     "ptr": ("ptr.json", "ptr_comparison.png", "ptr_roc.png"),
-    "stability": ("stability.json", "stability_auc.png", "stability_allocation.png", "stability_features.png"),
+    "stability": (
+        "stability.json",
+        "stability_auc.png",
+        "stability_allocation.png",
+        "stability_features.png",
+    ),
     "summary": ("summary.csv", "summary.md", "roc_all.png"),
 }
 
@@ -275,7 +296,11 @@ def study_models(settings: MLSettings, study: str) -> list[str]:
     if study == "ptr":
         return ["unpruned", *hidden, *[f"ptr_h{p}" for p in settings.hidden_budgets_percent]]
     if study == "stability":
-        replicas = [m for m in model_names(settings) if m.startswith(("autopruner_h", "autopruner_in")) and not m.endswith("_alt")]
+        replicas = [
+            m
+            for m in model_names(settings)
+            if m.startswith(("autopruner_h", "autopruner_in")) and not m.endswith("_alt")
+        ]
         return ["unpruned", *replicas]
     if study == "summary":
         return model_names(settings)

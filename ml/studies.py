@@ -99,7 +99,10 @@ class ModelStore:
             scores = tagger_logits(sequential, meta, self.test)
             eps_s, eps_b = weighted_roc(self.test.labels.numpy(), scores, self.test.weights.numpy())
             self._cache[name] = ModelResult(
-                name, files["metrics.json"], files["history.json"], plots.rejection_curve(eps_s, eps_b)
+                name,
+                files["metrics.json"],
+                files["history.json"],
+                plots.rejection_curve(eps_s, eps_b),
             )
         return self._cache[name]
 
@@ -157,7 +160,9 @@ def run_study(
 
 def _baseline(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
     r = store["unpruned"]
-    plots.roc_with_ratio(out / "baseline_roc.png", [("unpruned", r.rejection)], "unpruned", "IL(39)+4xHL(64)+OL")
+    plots.roc_with_ratio(
+        out / "baseline_roc.png", [("unpruned", r.rejection)], "unpruned", "IL(39)+4xHL(64)+OL"
+    )
     fit = r.history["fits"][0]
     epochs = [h["epoch"] for h in fit["history"][1:]]
     plots.points_with_errors(
@@ -204,7 +209,9 @@ def _inputs(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
     selections: dict[str, dict[int, list[str]]] = {}
     for tag, (models, hidden) in layouts.items():
         rankings[tag] = _feature_ranking(store, list(zip(ks, models, strict=True)))
-        selections[tag] = {k: store[m].metrics["feature_names"] for k, m in zip(ks, models, strict=True)}
+        selections[tag] = {
+            k: store[m].metrics["feature_names"] for k, m in zip(ks, models, strict=True)
+        }
         result["layouts"][tag] = {
             "hidden_layout": list(hidden),
             "ranking": rankings[tag],
@@ -215,7 +222,9 @@ def _inputs(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
         }
     if "B" in rankings:
         names = rankings["A"]
-        rho = spearmanr([rankings["A"].index(n) for n in names], [rankings["B"].index(n) for n in names])
+        rho = spearmanr(
+            [rankings["A"].index(n) for n in names], [rankings["B"].index(n) for n in names]
+        )
         result["layout_independence"] = {
             "spearman_rank_correlation": float(rho.statistic),
             "selected_overlap": {
@@ -224,11 +233,17 @@ def _inputs(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
         }
     eff = efficiency_key(settings.signal_efficiencies[0])
     series = [
-        (f"layout {tag}: {'-'.join(map(str, hidden))}", ks, [store[m].value("auc") for m in models], [store[m].error("auc") for m in models])
+        (
+            f"layout {tag}: {'-'.join(map(str, hidden))}",
+            ks,
+            [store[m].value("auc") for m in models],
+            [store[m].error("auc") for m in models],
+        )
         for tag, (models, hidden) in layouts.items()
     ]
     second = [
-        (f"layout {tag}", ks, [store[m].value(eff) for m in models]) for tag, (models, _) in layouts.items()
+        (f"layout {tag}", ks, [store[m].value(eff) for m in models])
+        for tag, (models, _) in layouts.items()
     ] + [("unpruned", ks, [ref.value(eff)] * len(ks))]
     plots.points_with_errors(
         out / "inputs_performance.png",
@@ -277,7 +292,12 @@ def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
             "val_auc_per_epoch": [h["val_auc"] for h in fit["history"][1:]],
         }
         gate_panels.append(
-            (m, [h["epoch"] for h in fit["history"]], [h["gates"]["hidden"] for h in fit["history"]], [*steps, float(snap_epoch)])
+            (
+                m,
+                [h["epoch"] for h in fit["history"]],
+                [h["gates"]["hidden"] for h in fit["history"]],
+                [*steps, float(snap_epoch)],
+            )
         )
         traces.append((m, [tuple(t) for t in fit["loss_trace"]], steps, float(snap_epoch)))
     ref_fit = ref.history["fits"][0]
@@ -288,7 +308,14 @@ def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
     plots.grouped_bars(
         out / "hidden_allocation.png",
         layers,
-        [(f"{m} ({store[m].metrics['hidden_nodes']} nodes)", store[m].metrics["nodes_per_layer"], None) for m in models],
+        [
+            (
+                f"{m} ({store[m].metrics['hidden_nodes']} nodes)",
+                store[m].metrics["nodes_per_layer"],
+                None,
+            )
+            for m in models
+        ],
         "Nodes kept",
         "Hidden layer",
         reference=float(settings.training.hidden_layout[0]),
@@ -323,8 +350,18 @@ def _retrain(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
     plots.points_with_errors(
         out / "retrain_auc.png",
         [
-            ("AutoPruner (pruned during training)", nodes, [store[a].value("auc") for a, _ in pairs], [store[a].error("auc") for a, _ in pairs]),
-            ("same layout, retrained from scratch", nodes, [store[r].value("auc") for _, r in pairs], [store[r].error("auc") for _, r in pairs]),
+            (
+                "AutoPruner (pruned during training)",
+                nodes,
+                [store[a].value("auc") for a, _ in pairs],
+                [store[a].error("auc") for a, _ in pairs],
+            ),
+            (
+                "same layout, retrained from scratch",
+                nodes,
+                [store[r].value("auc") for _, r in pairs],
+                [store[r].error("auc") for _, r in pairs],
+            ),
         ],
         "Hidden nodes kept",
         "ROC AUC (test)",
@@ -352,15 +389,27 @@ def _ptr(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
                 "steps": b.metrics.get("ptr_steps"),
             },
             "auc_autopruner_minus_ptr": _auc_difference(a, b),
-            "jet_pass_ratio_autopruner_over_ptr": a.metrics["training"]["jet_passes"] / b.metrics["training"]["jet_passes"],
-            "wall_time_ratio_autopruner_over_ptr": a.metrics["timing"]["wall_time_s"] / max(b.metrics["timing"]["wall_time_s"], 1e-9),
+            "jet_pass_ratio_autopruner_over_ptr": a.metrics["training"]["jet_passes"]
+            / b.metrics["training"]["jet_passes"],
+            "wall_time_ratio_autopruner_over_ptr": a.metrics["timing"]["wall_time_s"]
+            / max(b.metrics["timing"]["wall_time_s"], 1e-9),
         }
     nodes = [store[a].metrics["hidden_nodes"] for a, _ in pairs]
     plots.points_with_errors(
         out / "ptr_comparison.png",
         [
-            ("AutoPruner", nodes, [store[a].value("auc") for a, _ in pairs], [store[a].error("auc") for a, _ in pairs]),
-            ("prune/train/repeat (L1)", nodes, [store[b].value("auc") for _, b in pairs], [store[b].error("auc") for _, b in pairs]),
+            (
+                "AutoPruner",
+                nodes,
+                [store[a].value("auc") for a, _ in pairs],
+                [store[a].error("auc") for a, _ in pairs],
+            ),
+            (
+                "prune/train/repeat (L1)",
+                nodes,
+                [store[b].value("auc") for _, b in pairs],
+                [store[b].error("auc") for _, b in pairs],
+            ),
         ],
         "Hidden nodes kept",
         "ROC AUC (test)",
@@ -368,8 +417,16 @@ def _ptr(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
         second=(
             "Training cost (jet passes)",
             [
-                ("AutoPruner", nodes, [store[a].metrics["training"]["jet_passes"] for a, _ in pairs]),
-                ("prune/train/repeat", nodes, [store[b].metrics["training"]["jet_passes"] for _, b in pairs]),
+                (
+                    "AutoPruner",
+                    nodes,
+                    [store[a].metrics["training"]["jet_passes"] for a, _ in pairs],
+                ),
+                (
+                    "prune/train/repeat",
+                    nodes,
+                    [store[b].metrics["training"]["jet_passes"] for _, b in pairs],
+                ),
             ],
         ),
         logy_second=True,
@@ -411,7 +468,9 @@ def _stability(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, 
         }
         labels.append(base)
         aucs.append(auc.tolist())
-        allocation_series.append((base, alloc.mean(axis=0).tolist(), alloc.std(axis=0, ddof=1).tolist()))
+        allocation_series.append(
+            (base, alloc.mean(axis=0).tolist(), alloc.std(axis=0, ddof=1).tolist())
+        )
     all_features = store["unpruned"].history["feature_names_all"]
     frequency_columns, frequency = [], []
     for k in settings.input_budgets:
@@ -423,7 +482,9 @@ def _stability(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, 
         result["inputs"][base] = {
             "selected": selected,
             "mean_pairwise_jaccard": float(np.mean(pairs)),
-            "selected_by_all_seeds": sorted(set.intersection(*map(set, selected)), key=all_features.index),
+            "selected_by_all_seeds": sorted(
+                set.intersection(*map(set, selected)), key=all_features.index
+            ),
             "auc": auc.tolist(),
             "auc_mean": float(auc.mean()),
             "auc_std": float(auc.std(ddof=1)),
@@ -432,7 +493,13 @@ def _stability(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, 
         aucs.append(auc.tolist())
         frequency_columns.append(f"k={k}")
         frequency.append([sum(f in s for s in selected) / len(selected) for f in all_features])
-    plots.spread(out / "stability_auc.png", labels, aucs, "ROC AUC (test)", ("unpruned", store["unpruned"].value("auc")))
+    plots.spread(
+        out / "stability_auc.png",
+        labels,
+        aucs,
+        "ROC AUC (test)",
+        ("unpruned", store["unpruned"].value("auc")),
+    )
     plots.grouped_bars(
         out / "stability_allocation.png",
         [f"layer {i + 1}" for i in range(len(settings.training.hidden_layout))],
@@ -450,8 +517,6 @@ def _stability(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, 
         "fraction of seeds selecting",
     )
     return result
-
-
 
 
 def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
@@ -479,10 +544,14 @@ def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
         rows.append(row)
     table = pd.DataFrame(rows)
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False, float_format="%.6g", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    table.to_csv(
+        buffer, index=False, float_format="%.6g", quoting=csv.QUOTE_MINIMAL, lineterminator="\n"
+    )
     write_text_atomic(out / "summary.csv", buffer.getvalue())
     shown = table.copy()
-    shown["auc"] = [f"{v:.4f} ± {u:.4f}" for v, u in zip(table["auc"], table["auc_unc"], strict=True)]
+    shown["auc"] = [
+        f"{v:.4f} ± {u:.4f}" for v, u in zip(table["auc"], table["auc_unc"], strict=True)
+    ]
     for eff in settings.signal_efficiencies:
         key = efficiency_key(eff)
         shown[key] = [
@@ -491,7 +560,10 @@ def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
         ]
         shown = shown.drop(columns=f"{key}_unc")
     shown = shown.drop(columns="auc_unc").rename(
-        columns={efficiency_key(e): f"1/eps_B @ eps_S={round(e * 100)}%" for e in settings.signal_efficiencies}
+        columns={
+            efficiency_key(e): f"1/eps_B @ eps_S={round(e * 100)}%"
+            for e in settings.signal_efficiencies
+        }
     )
     markdown = (
         "# ML summary: all trained taggers (test split)\n\n"
@@ -500,7 +572,11 @@ def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
         f"\n<!-- provenance: {json.dumps(store.provenance, sort_keys=True)} -->\n"
     )
     write_text_atomic(out / "summary.md", markdown)
-    core = ["unpruned"] + [f"{kind}_h{p}" for p in settings.hidden_budgets_percent for kind in ("autopruner", "retrained", "ptr")]
+    core = ["unpruned"] + [
+        f"{kind}_h{p}"
+        for p in settings.hidden_budgets_percent
+        for kind in ("autopruner", "retrained", "ptr")
+    ]
     plots.roc_with_ratio(out / "roc_all.png", [(n, store[n].rejection) for n in core], "unpruned")
     return {"rows": rows}
 

@@ -44,7 +44,9 @@ def synthetic_jets(
     # Background weights in [0.5, 1.5] mimic the (pT, eta) flattening weights; signal weight 1.
     weight = np.where(sig, 1.0, rng.uniform(0.5, 1.5, n_jets)).astype(np.float32)
     names = synthetic_feature_names(n_features, n_informative)
-    branches: dict[str, np.ndarray] = {name: x[:, i].astype(np.float32) for i, name in enumerate(names)}
+    branches: dict[str, np.ndarray] = {
+        name: x[:, i].astype(np.float32) for i, name in enumerate(names)
+    }
     branches["label"] = label
     branches["weight"] = weight
     pt = rng.uniform(250.0, 1000.0, n_jets).astype(np.float32)
@@ -71,7 +73,9 @@ def write_synthetic_dataset(
     out = Path(directory)
     names = synthetic_feature_names(n_features, n_informative)
     for index, (split, n_jets) in enumerate(zip(SPLITS, (n_train, n_val, n_test), strict=True)):
-        branches = synthetic_jets(n_jets, n_features, n_informative, seed * 1000 + index, separation)
+        branches = synthetic_jets(
+            n_jets, n_features, n_informative, seed * 1000 + index, separation
+        )
         record = provenance(
             "synthetic", None, seed, split=split, feature_names=names, n_informative=n_informative
         )

@@ -98,7 +98,9 @@ def _gate_snapshot(net: GatedTagger) -> dict[str, Any]:
     return out
 
 
-def evaluate(net: GatedTagger, data: Tensors, batch: int = 65536) -> tuple[float, float, np.ndarray]:
+def evaluate(
+    net: GatedTagger, data: Tensors, batch: int = 65536
+) -> tuple[float, float, np.ndarray]:
     """Weighted validation loss, weighted AUC and the logits."""
     net.eval()
     with torch.no_grad():
@@ -141,7 +143,9 @@ def fit(
     # L2 via Adam's weight_decay, i.e. + gauge_decay/2 * |W|^2 in the loss): without it the
     # network undoes a shrinking gate by growing these weights, and the gate value stops
     # measuring how much the node matters (docs/autopruner.md).
-    gate_params = [p for p in net.gate_parameters() if p.requires_grad] if schedule is not None else []
+    gate_params = (
+        [p for p in net.gate_parameters() if p.requires_grad] if schedule is not None else []
+    )
     after_gate: set[int] = set()
     if net.input_gate is not None and net.input_gate.logits in gate_params:
         after_gate.add(0)
@@ -163,7 +167,9 @@ def fit(
     # so every gate would fall at the same speed while the group is over budget, whatever the
     # classifier's resistance; with SGD a gate the tagger needs falls measurably slower, and that
     # difference is what ranks the nodes (docs/autopruner.md).
-    gate_optimiser = torch.optim.SGD(gate_params, lr=gate_learning_rate, momentum=0.9) if gate_params else None
+    gate_optimiser = (
+        torch.optim.SGD(gate_params, lr=gate_learning_rate, momentum=0.9) if gate_params else None
+    )
     for p in gate_params:
         p.requires_grad_(False)  # gates only train once pruning starts
 
@@ -219,7 +225,9 @@ def fit(
             trace_sum += value
             trace_n += 1
             if trace_n == trace_every or step == steps - 1:
-                result.loss_trace.append((round(epoch + (step + 1) / steps, 6), trace_sum / trace_n))
+                result.loss_trace.append(
+                    (round(epoch + (step + 1) / steps, 6), trace_sum / trace_n)
+                )
                 trace_sum, trace_n = 0.0, 0
         result.epoch_seconds.append(time.perf_counter() - epoch_start)
         result.epoch_phases.append(phase)

@@ -40,17 +40,36 @@ def signed_d0(d0_mm: np.ndarray, track_phi: np.ndarray, jet_phi: np.ndarray) -> 
 
 
 def track_jet_tracks(
-    tracks: FlatEvents, track_jet_event: np.ndarray, member_offsets: np.ndarray, member_index: np.ndarray
+    tracks: FlatEvents,
+    track_jet_event: np.ndarray,
+    member_offsets: np.ndarray,
+    member_index: np.ndarray,
 ) -> ak.Array:
     """The tracks of every track jet as a jagged awkward array (track jets x tracks)."""
     counts = np.diff(member_offsets)
     global_index = np.repeat(tracks.offsets[track_jet_event], counts) + member_index
-    fields = ("px", "py", "pz", "e", "pt", "eta", "phi", "d0_mm", "z0_mm", "d0_sigma_mm", "z0_sigma_mm",
-              "d0_true_mm", "pid", "production_radius_mm")
+    fields = (
+        "px",
+        "py",
+        "pz",
+        "e",
+        "pt",
+        "eta",
+        "phi",
+        "d0_mm",
+        "z0_mm",
+        "d0_sigma_mm",
+        "z0_sigma_mm",
+        "d0_true_mm",
+        "pid",
+        "production_radius_mm",
+    )
     return ak.unflatten(ak.zip({f: tracks[f][global_index] for f in fields}), counts)
 
 
-def tag_track_jets(jet_tracks: ak.Array, jet_phi: np.ndarray, settings: BTaggingSettings) -> dict[str, Any]:
+def tag_track_jets(
+    jet_tracks: ak.Array, jet_phi: np.ndarray, settings: BTaggingSettings
+) -> dict[str, Any]:
     """Per track jet: S_d0 of its tracks, the three most significant, displaced count, SV proxy.
 
     Returns ``sd0`` (jagged, every track, signed, unclipped), ``sd0_leading`` (n x 3, signed, by
@@ -58,9 +77,13 @@ def tag_track_jets(jet_tracks: ak.Array, jet_phi: np.ndarray, settings: BTagging
     ``n_displaced``, ``sv_mass_gev``, ``sv_energy_fraction``, ``n_sv_tracks``.
     """
     counts = ak.to_numpy(ak.num(jet_tracks))
-    flat = {f: ak.to_numpy(ak.flatten(jet_tracks[f])) for f in ("px", "py", "pz", "e", "pt", "eta", "phi",
-                                                                  "d0_mm", "z0_mm", "d0_sigma_mm")}
-    sd0_flat = signed_d0(flat["d0_mm"], flat["phi"], np.repeat(jet_phi, counts)) / flat["d0_sigma_mm"]
+    flat = {
+        f: ak.to_numpy(ak.flatten(jet_tracks[f]))
+        for f in ("px", "py", "pz", "e", "pt", "eta", "phi", "d0_mm", "z0_mm", "d0_sigma_mm")
+    }
+    sd0_flat = (
+        signed_d0(flat["d0_mm"], flat["phi"], np.repeat(jet_phi, counts)) / flat["d0_sigma_mm"]
+    )
     sin_theta = 1.0 / np.cosh(flat["eta"])
     selected_flat = (
         (flat["pt"] > settings.track_pt_min_gev)
@@ -72,20 +95,26 @@ def tag_track_jets(jet_tracks: ak.Array, jet_phi: np.ndarray, settings: BTagging
     sd0_selected = sd0[selected]
     order = ak.argsort(np.abs(sd0_selected), axis=1, ascending=False, stable=True)
     leading = ak.pad_none(sd0_selected[order][:, :3], 3, axis=1, clip=True)
-    sd0_leading = np.clip(ak.to_numpy(ak.fill_none(leading, np.nan)), -settings.sd0_clip, settings.sd0_clip)
+    sd0_leading = np.clip(
+        ak.to_numpy(ak.fill_none(leading, np.nan)), -settings.sd0_clip, settings.sd0_clip
+    )
     n_displaced = ak.to_numpy(ak.sum(np.abs(sd0_selected) > settings.displaced_sd0_min, axis=1))
 
     in_sv_flat = selected_flat & (sd0_flat > settings.sv_track_sd0_min)
     jet_of_track = np.repeat(np.arange(len(counts)), counts)
     n_jets = len(counts)
     n_sv = np.bincount(jet_of_track, weights=in_sv_flat, minlength=n_jets).astype(np.int64)
-    sums = {c: np.bincount(jet_of_track, weights=flat[c] * in_sv_flat, minlength=n_jets)
-            for c in ("px", "py", "pz", "e")}
+    sums = {
+        c: np.bincount(jet_of_track, weights=flat[c] * in_sv_flat, minlength=n_jets)
+        for c in ("px", "py", "pz", "e")
+    }
     mass2 = sums["e"] ** 2 - sums["px"] ** 2 - sums["py"] ** 2 - sums["pz"] ** 2
     has_sv = n_sv >= 2
     sv_mass = np.where(has_sv, np.sqrt(np.maximum(mass2, 0.0)), 0.0)
     total_e = np.bincount(jet_of_track, weights=flat["e"], minlength=n_jets)
-    sv_fraction = np.where(has_sv & (total_e > 0), sums["e"] / np.where(total_e > 0, total_e, 1.0), 0.0)
+    sv_fraction = np.where(
+        has_sv & (total_e > 0), sums["e"] / np.where(total_e > 0, total_e, 1.0), 0.0
+    )
     return {
         "sd0": sd0,
         "selected": selected,

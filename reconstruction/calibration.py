@@ -58,16 +58,30 @@ class Calibration:
 
 def particle_level_inputs(particles: detector.Particles, abs_eta_max: float) -> detector.FlatEvents:
     pt, eta, _ = detector.pt_eta_phi(particles.px, particles.py, particles.pz)
-    keep = ~np.isin(np.abs(particles.pid), PARTICLE_LEVEL_EXCLUDED) & (np.abs(eta) < abs_eta_max) & (pt > 0)
+    keep = (
+        ~np.isin(np.abs(particles.pid), PARTICLE_LEVEL_EXCLUDED)
+        & (np.abs(eta) < abs_eta_max)
+        & (pt > 0)
+    )
     event = particles.event_index
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(event[keep], minlength=len(particles.offsets) - 1))])
-    return detector.FlatEvents(offsets, {
-        "px": particles.px[keep], "py": particles.py[keep], "pz": particles.pz[keep], "e": particles.e[keep],
-    })
+    offsets = np.concatenate(
+        [[0], np.cumsum(np.bincount(event[keep], minlength=len(particles.offsets) - 1))]
+    )
+    return detector.FlatEvents(
+        offsets,
+        {
+            "px": particles.px[keep],
+            "py": particles.py[keep],
+            "pz": particles.pz[keep],
+            "e": particles.e[keep],
+        },
+    )
 
 
 def derive_calibration(
-    events_paths: list[str | os.PathLike[str]], config: dict[str, Any], max_events: int | None = None
+    events_paths: list[str | os.PathLike[str]],
+    config: dict[str, Any],
+    max_events: int | None = None,
 ) -> Calibration:
     """Median pT and mass responses of trimmed calorimeter jets to matched particle-level jets.
 
@@ -78,7 +92,9 @@ def derive_calibration(
     settings = Settings.from_config(config["reconstruction"])
     truth_settings = dataclasses.replace(settings.large_r, energy_scale=1.0, mass_scale=1.0)
     reco_settings = dataclasses.replace(
-        truth_settings, pt_min_gev=0.5 * settings.large_r.pt_min_gev, abs_eta_max=settings.large_r.abs_eta_max + 0.5
+        truth_settings,
+        pt_min_gev=0.5 * settings.large_r.pt_min_gev,
+        abs_eta_max=settings.large_r.abs_eta_max + 0.5,
     )
     pt_ratio: list[float] = []
     mass_ratio: list[float] = []
@@ -94,11 +110,16 @@ def derive_calibration(
             rng = np.random.default_rng([chunk_seed(config["seed"], "calibration", 0), index])
             particles = particles_of(batch)
             no_tracks = detector.FlatEvents(
-                np.zeros(len(batch) + 1, np.int64), {c: np.zeros(0) for c in ("px", "py", "pz", "e")}
+                np.zeros(len(batch) + 1, np.int64),
+                {c: np.zeros(0) for c in ("px", "py", "pz", "e")},
             )
             towers = detector.simulate_towers(particles, settings.card, rng)
-            truth_inputs = particle_level_inputs(particles, settings.card["calorimeter"]["abs_eta_max"])
-            truth, _ = jets.reconstruct(truth_inputs, no_tracks, truth_settings, settings.variable_r)
+            truth_inputs = particle_level_inputs(
+                particles, settings.card["calorimeter"]["abs_eta_max"]
+            )
+            truth, _ = jets.reconstruct(
+                truth_inputs, no_tracks, truth_settings, settings.variable_r
+            )
             reco, _ = jets.reconstruct(towers, no_tracks, reco_settings, settings.variable_r)
             _match(truth, reco, pt_ratio, mass_ratio)
     if len(pt_ratio) < 20 or len(mass_ratio) < 20:
@@ -117,7 +138,12 @@ def _median_with_error(values: np.ndarray) -> tuple[float, float]:
     return float(np.median(values)), 1.2533 * sigma / float(np.sqrt(len(values)))
 
 
-def _match(truth: jets.JetCollection, reco: jets.JetCollection, pt_ratio: list[float], mass_ratio: list[float]) -> None:
+def _match(
+    truth: jets.JetCollection,
+    reco: jets.JetCollection,
+    pt_ratio: list[float],
+    mass_ratio: list[float],
+) -> None:
     """Append pT and mass ratios of each particle-level jet and its closest reco jet within MATCH_DR."""
     offsets = reco.parent_offsets
     for t in range(len(truth)):

@@ -29,33 +29,68 @@ def build_parser() -> OneLineArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
 
-    run = sub.add_parser("run", help="reconstruct one events file into a features file",
-                         description="Detector simulation, jets, labels and features of one chunk.")
-    run.add_argument("--events", required=True, type=Path, help="input events ROOT file (generation contract)")
+    run = sub.add_parser(
+        "run",
+        help="reconstruct one events file into a features file",
+        description="Detector simulation, jets, labels and features of one chunk.",
+    )
+    run.add_argument(
+        "--events", required=True, type=Path, help="input events ROOT file (generation contract)"
+    )
     run.add_argument("--out", required=True, type=Path, help="output features ROOT file")
     run.add_argument("--process", required=True, choices=sorted(PROCESS_LABEL))
-    run.add_argument("--chunk", type=int, default=0, help="chunk index (seeds the detector simulation; default 0)")
-    run.add_argument("--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)")
+    run.add_argument(
+        "--chunk",
+        type=int,
+        default=0,
+        help="chunk index (seeds the detector simulation; default 0)",
+    )
+    run.add_argument(
+        "--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    merge = sub.add_parser("merge", help="merge features files into train/val/test datasets",
-                           description="Deterministic split by (process, chunk, event) and pT/eta training weights.")
-    merge.add_argument("--features", required=True, nargs="+", type=Path, help="features ROOT files")
-    merge.add_argument("--out-dir", required=True, type=Path, help="directory for train.root, val.root, test.root")
-    merge.add_argument("--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)")
+    merge = sub.add_parser(
+        "merge",
+        help="merge features files into train/val/test datasets",
+        description="Deterministic split by (process, chunk, event) and pT/eta training weights.",
+    )
+    merge.add_argument(
+        "--features", required=True, nargs="+", type=Path, help="features ROOT files"
+    )
+    merge.add_argument(
+        "--out-dir", required=True, type=Path, help="directory for train.root, val.root, test.root"
+    )
+    merge.add_argument(
+        "--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)"
+    )
 
-    plots = sub.add_parser("plots", help="feature, mass and b-tagging plots (PNG)",
-                           description="Signal vs background features, trimmed mass, track-jet tagging plots.")
-    plots.add_argument("--features", required=True, nargs="+", type=Path, help="features ROOT files")
+    plots = sub.add_parser(
+        "plots",
+        help="feature, mass and b-tagging plots (PNG)",
+        description="Signal vs background features, trimmed mass, track-jet tagging plots.",
+    )
+    plots.add_argument(
+        "--features", required=True, nargs="+", type=Path, help="features ROOT files"
+    )
     plots.add_argument("--out-dir", required=True, type=Path, help="directory for the PNG files")
 
-    calibrate = sub.add_parser("calibrate", help="derive the large-R jet energy and mass scales of the detector card",
-                               description="Median pT and mass responses of calorimeter large-R jets to particle-level jets.")
-    calibrate.add_argument("--events", required=True, nargs="+", type=Path, help="QCD events ROOT files")
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="derive the large-R jet energy and mass scales of the detector card",
+        description="Median pT and mass responses of calorimeter large-R jets to particle-level jets.",
+    )
+    calibrate.add_argument(
+        "--events", required=True, nargs="+", type=Path, help="QCD events ROOT files"
+    )
     calibrate.add_argument("--max-events", type=int, help="use at most this many events")
-    calibrate.add_argument("--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)")
+    calibrate.add_argument(
+        "--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)"
+    )
 
-    doc = sub.add_parser("features-doc", help="write the documented table of the 39 features (Markdown)")
+    doc = sub.add_parser(
+        "features-doc", help="write the documented table of the 39 features (Markdown)"
+    )
     doc.add_argument("--out", type=Path, default=Path("docs/features.md"))
     return parser
 
@@ -70,14 +105,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.chunk < 0:
             parser.error(f"--chunk must be >= 0, got {args.chunk}")
-        summary = reconstruct_chunk(args.events, args.out, _config(args.config), args.process, args.chunk,
-                                    progress=not args.no_progress)
-        print(f"{summary.process} chunk {summary.chunk}: {summary.n_events} events, {summary.n_large_r_jets} "
-              f"large-R jets, {summary.n_jets} labelled -> {summary.path}", file=sys.stderr)
+        summary = reconstruct_chunk(
+            args.events,
+            args.out,
+            _config(args.config),
+            args.process,
+            args.chunk,
+            progress=not args.no_progress,
+        )
+        print(
+            f"{summary.process} chunk {summary.chunk}: {summary.n_events} events, {summary.n_large_r_jets} "
+            f"large-R jets, {summary.n_jets} labelled -> {summary.path}",
+            file=sys.stderr,
+        )
     elif args.command == "merge":
         counts = merge_features(args.features, args.out_dir, _config(args.config))
-        print("dataset: " + ", ".join(f"{k} {v} jets" for k, v in counts.items()) + f" -> {args.out_dir}",
-              file=sys.stderr)
+        print(
+            "dataset: "
+            + ", ".join(f"{k} {v} jets" for k, v in counts.items())
+            + f" -> {args.out_dir}",
+            file=sys.stderr,
+        )
     elif args.command == "plots":
         from reconstruction.plots import make_plots  # matplotlib only when plotting
 
@@ -87,11 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         from reconstruction.calibration import derive_calibration
 
         result = derive_calibration(args.events, _config(args.config), args.max_events)
-        print(f"large-R jet pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
-              f"({result.n_matched_jets} matched jets), mass response {result.mass_response:.4f} "
-              f"+- {result.mass_response_error:.4f} ({result.n_mass_jets} jets)\n"
-              f"jet_calibration: {{large_r_energy_scale: {result.energy_scale:.3f}, "
-              f"large_r_mass_scale: {result.mass_scale:.3f}}}")
+        print(
+            f"large-R jet pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
+            f"({result.n_matched_jets} matched jets), mass response {result.mass_response:.4f} "
+            f"+- {result.mass_response_error:.4f} ({result.n_mass_jets} jets)\n"
+            f"jet_calibration: {{large_r_energy_scale: {result.energy_scale:.3f}, "
+            f"large_r_mass_scale: {result.mass_scale:.3f}}}"
+        )
     elif args.command == "features-doc":
         write_text_atomic(args.out, feature_table_markdown())
     return 0

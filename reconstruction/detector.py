@@ -80,7 +80,9 @@ def load_detector_card(path: str | os.PathLike[str] | None = None) -> dict[str, 
     except FileNotFoundError as err:
         raise DetectorCardError(f"detector card {p} does not exist") from err
     except yaml.YAMLError as err:
-        raise DetectorCardError(f"detector card {p} is not valid YAML: {str(err).splitlines()[0]}") from err
+        raise DetectorCardError(
+            f"detector card {p} is not valid YAML: {str(err).splitlines()[0]}"
+        ) from err
     _check_card(card, p)
     return card
 
@@ -93,18 +95,32 @@ def _check_card(card: Any, path: Path) -> None:
             node = node[part]
         return node
 
-    for key in ("magnetic_field.bz_tesla", "magnetic_field.radius_m", "magnetic_field.half_length_m",
-                "tracking.abs_eta_max", "tracking.pt_min_gev", "tracking.production_radius_max_mm",
-                "tracking.pt_resolution.a_per_gev", "tracking.pt_resolution.b",
-                "tracking.d0_resolution_um.a", "tracking.d0_resolution_um.b",
-                "tracking.z0_resolution_um.a", "tracking.z0_resolution_um.b",
-                "calorimeter.abs_eta_max", "calorimeter.central_abs_eta_max",
-                "calorimeter.em_energy_min_gev", "calorimeter.hadronic_energy_min_gev",
-                "calorimeter.energy_significance_min", "jet_calibration.large_r_energy_scale",
-                "jet_calibration.large_r_mass_scale"):
+    for key in (
+        "magnetic_field.bz_tesla",
+        "magnetic_field.radius_m",
+        "magnetic_field.half_length_m",
+        "tracking.abs_eta_max",
+        "tracking.pt_min_gev",
+        "tracking.production_radius_max_mm",
+        "tracking.pt_resolution.a_per_gev",
+        "tracking.pt_resolution.b",
+        "tracking.d0_resolution_um.a",
+        "tracking.d0_resolution_um.b",
+        "tracking.z0_resolution_um.a",
+        "tracking.z0_resolution_um.b",
+        "calorimeter.abs_eta_max",
+        "calorimeter.central_abs_eta_max",
+        "calorimeter.em_energy_min_gev",
+        "calorimeter.hadronic_energy_min_gev",
+        "calorimeter.energy_significance_min",
+        "jet_calibration.large_r_energy_scale",
+        "jet_calibration.large_r_mass_scale",
+    ):
         value = need(card, key)
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise DetectorCardError(f"detector card {path}: {key} must be a non-negative number, got {value!r}")
+            raise DetectorCardError(
+                f"detector card {path}: {key} must be a non-negative number, got {value!r}"
+            )
     for kind in ("charged_hadron", "electron", "muon"):
         table = need(card, f"tracking.efficiency.{kind}")
         values = np.asarray(table["values"], dtype=float)
@@ -119,10 +135,14 @@ def _check_card(card: Any, path: Path) -> None:
         n_bins = len(table["abs_eta_edges"]) - 1
         for term in ("constant", "stochastic", "noise_gev"):
             if len(table[term]) != n_bins:
-                raise DetectorCardError(f"detector card {path}: calorimeter.{kind}.{term} needs {n_bins} values")
+                raise DetectorCardError(
+                    f"detector card {path}: calorimeter.{kind}.{term} needs {n_bins} values"
+                )
     calo = card["calorimeter"]
-    for cell, lo, hi in (("central_cell", 0.0, calo["central_abs_eta_max"]),
-                         ("forward_cell", calo["central_abs_eta_max"], calo["abs_eta_max"])):
+    for cell, lo, hi in (
+        ("central_cell", 0.0, calo["central_abs_eta_max"]),
+        ("forward_cell", calo["central_abs_eta_max"], calo["abs_eta_max"]),
+    ):
         n_rings = (hi - lo) / need(card, f"calorimeter.{cell}.deta")
         if abs(n_rings - round(n_rings)) > 1e-6 or int(need(card, f"calorimeter.{cell}.n_phi")) < 1:
             raise DetectorCardError(
@@ -134,7 +154,9 @@ def _check_card(card: Any, path: Path) -> None:
 # kinematics helpers
 
 
-def pt_eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pt_eta_phi(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pt = np.hypot(px, py)
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.arcsinh(np.where(pt > 0, pz / np.where(pt > 0, pt, 1.0), np.sign(pz) * 1e3))
@@ -217,7 +239,9 @@ def tracking_efficiency(table: dict[str, Any], pt: np.ndarray, abs_eta: np.ndarr
     return np.where((pt_bin >= 0) & (abs_eta <= eta_edges[-1]), efficiency, 0.0)
 
 
-def simulate_tracks(particles: Particles, card: dict[str, Any], rng: np.random.Generator) -> FlatEvents:
+def simulate_tracks(
+    particles: Particles, card: dict[str, Any], rng: np.random.Generator
+) -> FlatEvents:
     """Reconstructed tracks: acceptance, efficiency, pT smearing and smeared impact parameters.
 
     Columns: px, py, pz, e (pion mass), pt, eta, phi, charge, d0_mm, z0_mm, d0_sigma_mm,
@@ -248,11 +272,19 @@ def simulate_tracks(particles: Particles, card: dict[str, Any], rng: np.random.G
         ),
     )
     found = rng.random(len(idx)) < efficiency
-    resolution = np.hypot(trk["pt_resolution"]["a_per_gev"] * pt_true[idx], trk["pt_resolution"]["b"])
+    resolution = np.hypot(
+        trk["pt_resolution"]["a_per_gev"] * pt_true[idx], trk["pt_resolution"]["b"]
+    )
     pt_measured = log_normal(rng, pt_true[idx], np.minimum(resolution, 1.0) * pt_true[idx])
     d0_true, z0_true, phi0 = helix_perigee(
-        particles.vx_mm[idx], particles.vy_mm[idx], particles.vz_mm[idx],
-        particles.px[idx], particles.py[idx], particles.pz[idx], particles.charge[idx], bz,
+        particles.vx_mm[idx],
+        particles.vy_mm[idx],
+        particles.vz_mm[idx],
+        particles.px[idx],
+        particles.py[idx],
+        particles.pz[idx],
+        particles.charge[idx],
+        bz,
     )
     theta = 2.0 * np.arctan(np.exp(-eta[idx]))
     d0_sigma = impact_parameter_resolution_mm(
@@ -271,16 +303,28 @@ def simulate_tracks(particles: Particles, card: dict[str, Any], rng: np.random.G
     track_eta = eta[sel]
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(track_eta)
     e = np.sqrt(px * px + py * py + pz * pz + PION_MASS_GEV**2)
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(event[sel], minlength=len(particles.offsets) - 1))])
+    offsets = np.concatenate(
+        [[0], np.cumsum(np.bincount(event[sel], minlength=len(particles.offsets) - 1))]
+    )
     return FlatEvents(
         offsets=offsets,
         columns={
-            "px": px, "py": py, "pz": pz, "e": e, "pt": pt, "eta": track_eta, "phi": phi,
+            "px": px,
+            "py": py,
+            "pz": pz,
+            "e": e,
+            "pt": pt,
+            "eta": track_eta,
+            "phi": phi,
             "charge": particles.charge[sel].astype(np.float32),
-            "d0_mm": d0[keep], "z0_mm": z0[keep],
-            "d0_sigma_mm": d0_sigma[keep], "z0_sigma_mm": z0_sigma[keep],
-            "d0_true_mm": d0_true[keep], "z0_true_mm": z0_true[keep],
-            "pid": particles.pid[sel], "production_radius_mm": production_radius[sel],
+            "d0_mm": d0[keep],
+            "z0_mm": z0[keep],
+            "d0_sigma_mm": d0_sigma[keep],
+            "z0_sigma_mm": z0_sigma[keep],
+            "d0_true_mm": d0_true[keep],
+            "z0_true_mm": z0_true[keep],
+            "pid": particles.pid[sel],
+            "production_radius_mm": production_radius[sel],
         },
     )
 
@@ -306,23 +350,31 @@ class TowerGrid:
         central, outer = float(calo["central_abs_eta_max"]), float(calo["abs_eta_max"])
         n_central = round(2 * central / calo["central_cell"]["deta"])
         n_forward = round((outer - central) / calo["forward_cell"]["deta"])
-        edges = np.concatenate([
-            np.linspace(-outer, -central, n_forward + 1)[:-1],
-            np.linspace(-central, central, n_central + 1),
-            np.linspace(central, outer, n_forward + 1)[1:],
-        ])
-        n_phi = np.concatenate([
-            np.full(n_forward, calo["forward_cell"]["n_phi"]),
-            np.full(n_central, calo["central_cell"]["n_phi"]),
-            np.full(n_forward, calo["forward_cell"]["n_phi"]),
-        ]).astype(np.int64)
+        edges = np.concatenate(
+            [
+                np.linspace(-outer, -central, n_forward + 1)[:-1],
+                np.linspace(-central, central, n_central + 1),
+                np.linspace(central, outer, n_forward + 1)[1:],
+            ]
+        )
+        n_phi = np.concatenate(
+            [
+                np.full(n_forward, calo["forward_cell"]["n_phi"]),
+                np.full(n_central, calo["central_cell"]["n_phi"]),
+                np.full(n_forward, calo["forward_cell"]["n_phi"]),
+            ]
+        ).astype(np.int64)
         ring_offset = np.concatenate([[0], np.cumsum(n_phi)[:-1]])
         return cls(edges, n_phi, ring_offset)
 
     def tower_id(self, eta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-        ring = np.clip(np.searchsorted(self.eta_edges, eta, side="right") - 1, 0, len(self.n_phi) - 1)
+        ring = np.clip(
+            np.searchsorted(self.eta_edges, eta, side="right") - 1, 0, len(self.n_phi) - 1
+        )
         n_phi = self.n_phi[ring]
-        phi_bin = np.minimum(np.floor((phi + np.pi) / (2 * np.pi) * n_phi).astype(np.int64), n_phi - 1)
+        phi_bin = np.minimum(
+            np.floor((phi + np.pi) / (2 * np.pi) * n_phi).astype(np.int64), n_phi - 1
+        )
         return self.ring_offset[ring] + phi_bin
 
     def cell(self, tower_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -346,10 +398,14 @@ def calorimeter_entry(
     radius_m, half_length_m, bz = field["radius_m"], field["half_length_m"], field["bz_tesla"]
     charged = charge != 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        curvature_radius = np.where(charged, pt / (CURVATURE_CONSTANT * np.abs(charge) * bz), np.inf)
+        curvature_radius = np.where(
+            charged, pt / (CURVATURE_CONSTANT * np.abs(charge) * bz), np.inf
+        )
         # transverse arc lengths to the barrel cylinder and to the end-cap plane
         reach = radius_m / (2 * curvature_radius)
-        arc_barrel = np.where(reach <= 1, 2 * curvature_radius * np.arcsin(np.minimum(reach, 1)), np.inf)
+        arc_barrel = np.where(
+            reach <= 1, 2 * curvature_radius * np.arcsin(np.minimum(reach, 1)), np.inf
+        )
         arc_barrel = np.where(charged, arc_barrel, radius_m)
         arc_endcap = np.where(pz != 0, half_length_m * pt / np.abs(pz), np.inf)
         arc = np.minimum(arc_barrel, arc_endcap)
@@ -364,7 +420,9 @@ def calorimeter_entry(
     return entry_eta, entry_phi, reaches
 
 
-def calorimeter_resolution(table: dict[str, Any], energy: np.ndarray, abs_eta: np.ndarray) -> np.ndarray:
+def calorimeter_resolution(
+    table: dict[str, Any], energy: np.ndarray, abs_eta: np.ndarray
+) -> np.ndarray:
     edges = np.asarray(table["abs_eta_edges"], dtype=float)
     c = _binned(table["constant"], edges, abs_eta)
     s = _binned(table["stochastic"], edges, abs_eta)
@@ -372,7 +430,9 @@ def calorimeter_resolution(table: dict[str, Any], energy: np.ndarray, abs_eta: n
     return np.sqrt((c * energy) ** 2 + s * s * energy + n * n)
 
 
-def simulate_towers(particles: Particles, card: dict[str, Any], rng: np.random.Generator) -> FlatEvents:
+def simulate_towers(
+    particles: Particles, card: dict[str, Any], rng: np.random.Generator
+) -> FlatEvents:
     """Calorimeter towers: EM and hadronic deposits summed per tower, smeared, thresholded.
 
     Columns: px, py, pz, e (massless towers), eta, phi, e_em, e_hadronic.
@@ -406,8 +466,10 @@ def simulate_towers(particles: Particles, card: dict[str, Any], rng: np.random.G
     centre_abs_eta = np.abs(0.5 * (eta_lo + eta_hi))
 
     smeared = []
-    for true, table, threshold in ((true_em, calo["em_resolution"], calo["em_energy_min_gev"]),
-                                   (true_had, calo["hadronic_resolution"], calo["hadronic_energy_min_gev"])):
+    for true, table, threshold in (
+        (true_em, calo["em_resolution"], calo["em_energy_min_gev"]),
+        (true_had, calo["hadronic_resolution"], calo["hadronic_energy_min_gev"]),
+    ):
         measured = log_normal(rng, true, calorimeter_resolution(table, true, centre_abs_eta))
         sigma = calorimeter_resolution(table, measured, centre_abs_eta)
         passed = (measured > threshold) & (measured > calo["energy_significance_min"] * sigma)
@@ -428,8 +490,13 @@ def simulate_towers(particles: Particles, card: dict[str, Any], rng: np.random.G
     return FlatEvents(
         offsets=offsets,
         columns={
-            "px": pt * np.cos(tower_phi), "py": pt * np.sin(tower_phi), "pz": pt * np.sinh(tower_eta),
-            "e": e, "eta": tower_eta, "phi": tower_phi,
-            "e_em": e_em_measured[keep], "e_hadronic": e_had_measured[keep],
+            "px": pt * np.cos(tower_phi),
+            "py": pt * np.sin(tower_phi),
+            "pz": pt * np.sinh(tower_eta),
+            "e": e,
+            "eta": tower_eta,
+            "phi": tower_phi,
+            "e_em": e_em_measured[keep],
+            "e_hadronic": e_had_measured[keep],
         },
     )

@@ -26,21 +26,49 @@ class Feature:
 
 
 _LARGE_R: tuple[Feature, ...] = (
-    Feature("fatjet_pt", "GeV", "transverse momentum of the trimmed large-R jet", "calorimeter towers"),
+    Feature(
+        "fatjet_pt", "GeV", "transverse momentum of the trimmed large-R jet", "calorimeter towers"
+    ),
     Feature("fatjet_eta", "", "pseudorapidity of the trimmed large-R jet", "calorimeter towers"),
-    Feature("fatjet_mass", "GeV", "invariant mass of the trimmed large-R jet", "calorimeter towers"),
-    Feature("fatjet_d2", "", "energy-correlation ratio D2 = e3 e1^3 / e2^3, beta = 1, pt_R measure (trimmed jet)",
-            "fastjet-contrib EnergyCorrelator"),
-    Feature("fatjet_c2", "", "energy-correlation ratio C2 = e3 e1 / e2^2, beta = 1, pt_R measure (trimmed jet)",
-            "fastjet-contrib EnergyCorrelator"),
-    Feature("fatjet_tau21", "", "N-subjettiness ratio tau2/tau1, WTA kt axes, beta = 1 (trimmed jet); 0 if tau1 = 0",
-            "fastjet-contrib Nsubjettiness"),
-    Feature("fatjet_tau32", "", "N-subjettiness ratio tau3/tau2, WTA kt axes, beta = 1 (trimmed jet); 0 if tau2 = 0",
-            "fastjet-contrib Nsubjettiness"),
-    Feature("fatjet_sqrt_d12", "GeV", "kt splitting scale min(pT1, pT2) * DeltaR12 of the last kt merging (trimmed jet)",
-            "fastjet kt reclustering"),
-    Feature("n_vr_track_jets", "", "number of VR track jets ghost-associated to the untrimmed large-R jet",
-            "VariableRPlugin + ghost association"),
+    Feature(
+        "fatjet_mass", "GeV", "invariant mass of the trimmed large-R jet", "calorimeter towers"
+    ),
+    Feature(
+        "fatjet_d2",
+        "",
+        "energy-correlation ratio D2 = e3 e1^3 / e2^3, beta = 1, pt_R measure (trimmed jet)",
+        "fastjet-contrib EnergyCorrelator",
+    ),
+    Feature(
+        "fatjet_c2",
+        "",
+        "energy-correlation ratio C2 = e3 e1 / e2^2, beta = 1, pt_R measure (trimmed jet)",
+        "fastjet-contrib EnergyCorrelator",
+    ),
+    Feature(
+        "fatjet_tau21",
+        "",
+        "N-subjettiness ratio tau2/tau1, WTA kt axes, beta = 1 (trimmed jet); 0 if tau1 = 0",
+        "fastjet-contrib Nsubjettiness",
+    ),
+    Feature(
+        "fatjet_tau32",
+        "",
+        "N-subjettiness ratio tau3/tau2, WTA kt axes, beta = 1 (trimmed jet); 0 if tau2 = 0",
+        "fastjet-contrib Nsubjettiness",
+    ),
+    Feature(
+        "fatjet_sqrt_d12",
+        "GeV",
+        "kt splitting scale min(pT1, pT2) * DeltaR12 of the last kt merging (trimmed jet)",
+        "fastjet kt reclustering",
+    ),
+    Feature(
+        "n_vr_track_jets",
+        "",
+        "number of VR track jets ghost-associated to the untrimmed large-R jet",
+        "VariableRPlugin + ghost association",
+    ),
 )
 
 
@@ -48,26 +76,55 @@ def _track_jet_features(i: int) -> tuple[Feature, ...]:
     p = f"trackjet{i}_"
     which = f"track jet {i}"
     features = [
-        Feature(p + "pt_fraction", "", f"pT of {which} / pT of the trimmed large-R jet", "tracks", -1.0),
+        Feature(
+            p + "pt_fraction", "", f"pT of {which} / pT of the trimmed large-R jet", "tracks", -1.0
+        ),
         Feature(p + "dr", "", f"Delta R between {which} and the large-R jet axis", "tracks", -1.0),
-        Feature(p + "mass", "GeV", f"invariant mass of {which} (tracks with the pion mass)", "tracks", -1.0),
+        Feature(
+            p + "mass",
+            "GeV",
+            f"invariant mass of {which} (tracks with the pion mass)",
+            "tracks",
+            -1.0,
+        ),
         Feature(p + "n_tracks", "", f"number of tracks in {which}", "tracks", 0.0),
     ]
     for k in range(1, N_LEADING_TRACKS + 1):
-        features.append(Feature(
-            p + f"sd0_{k}", "",
-            f"lifetime-signed d0 significance of the track with the {('', 'second-', 'third-')[k - 1]}largest "
-            "|S_d0| among the "
-            f"b-tagging tracks of {which}, clipped to +-40",
-            "tracks (impact parameters)", -50.0,
-        ))
+        features.append(
+            Feature(
+                p + f"sd0_{k}",
+                "",
+                f"lifetime-signed d0 significance of the track with the {('', 'second-', 'third-')[k - 1]}largest "
+                "|S_d0| among the "
+                f"b-tagging tracks of {which}, clipped to +-40",
+                "tracks (impact parameters)",
+                -50.0,
+            )
+        )
     features += [
-        Feature(p + "n_displaced", "", f"number of b-tagging tracks of {which} with |S_d0| > 3",
-                "tracks (impact parameters)", 0.0),
-        Feature(p + "sv_mass", "GeV", f"invariant mass of the b-tagging tracks of {which} with S_d0 > 3 "
-                "(pion mass; 0 if fewer than two)", "tracks (secondary-vertex proxy)", -1.0),
-        Feature(p + "sv_energy_fraction", "", f"energy of those displaced tracks / energy of all tracks of {which} "
-                "(0 if fewer than two)", "tracks (secondary-vertex proxy)", -1.0),
+        Feature(
+            p + "n_displaced",
+            "",
+            f"number of b-tagging tracks of {which} with |S_d0| > 3",
+            "tracks (impact parameters)",
+            0.0,
+        ),
+        Feature(
+            p + "sv_mass",
+            "GeV",
+            f"invariant mass of the b-tagging tracks of {which} with S_d0 > 3 "
+            "(pion mass; 0 if fewer than two)",
+            "tracks (secondary-vertex proxy)",
+            -1.0,
+        ),
+        Feature(
+            p + "sv_energy_fraction",
+            "",
+            f"energy of those displaced tracks / energy of all tracks of {which} "
+            "(0 if fewer than two)",
+            "tracks (secondary-vertex proxy)",
+            -1.0,
+        ),
     ]
     return tuple(features)
 
@@ -115,7 +172,9 @@ def feature_table_markdown() -> str:
     for number, f in enumerate(FEATURES, start=1):
         default = "" if f.default is None else f"{f.default:g}"
         definition = f.definition.replace("|", "\\|")  # a bare | would end the table cell
-        lines.append(f"| {number} | `{f.name}` | {f.unit or '-'} | {definition} | {f.source} | {default} |")
+        lines.append(
+            f"| {number} | `{f.name}` | {f.unit or '-'} | {definition} | {f.source} | {default} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -146,8 +205,10 @@ def assemble_features(
     }
     # One dummy track jet at the end keeps the gathers below valid where a track jet is missing;
     # its values never survive the np.where(present, ...).
-    padded = {k: np.concatenate([np.asarray(v, dtype=float), np.zeros((1, *np.shape(v)[1:]))])
-              for k, v in track_jets.items()}
+    padded = {
+        k: np.concatenate([np.asarray(v, dtype=float), np.zeros((1, *np.shape(v)[1:]))])
+        for k, v in track_jets.items()
+    }
     dummy = len(padded["pt"]) - 1
     for i in range(1, N_TRACK_JETS + 1):
         present = n_track_jets >= i
@@ -168,4 +229,7 @@ def assemble_features(
         for short, value in measured.items():
             feature = FEATURE_BY_NAME[p + short]
             columns[feature.name] = np.where(present & np.isfinite(value), value, feature.default)
-    return {name: np.asarray(columns[name], dtype=FEATURE_DTYPE).reshape(n_jets) for name in FEATURE_NAMES}
+    return {
+        name: np.asarray(columns[name], dtype=FEATURE_DTYPE).reshape(n_jets)
+        for name in FEATURE_NAMES
+    }

@@ -55,18 +55,28 @@ class VariableRSettings:
             return np.clip(self.rho_gev / np.asarray(pt_gev, dtype=float), self.r_min, self.r_max)
 
 
-def large_r_settings(section: dict[str, Any], energy_scale: float = 1.0, mass_scale: float = 1.0) -> LargeRSettings:
+def large_r_settings(
+    section: dict[str, Any], energy_scale: float = 1.0, mass_scale: float = 1.0
+) -> LargeRSettings:
     return LargeRSettings(
-        radius=section["radius"], trim_r_sub=section["trim_r_sub"], trim_f_cut=section["trim_f_cut"],
-        pt_min_gev=section["pt_min_gev"], abs_eta_max=section["abs_eta_max"], beta=section["beta"],
-        energy_scale=energy_scale, mass_scale=mass_scale,
+        radius=section["radius"],
+        trim_r_sub=section["trim_r_sub"],
+        trim_f_cut=section["trim_f_cut"],
+        pt_min_gev=section["pt_min_gev"],
+        abs_eta_max=section["abs_eta_max"],
+        beta=section["beta"],
+        energy_scale=energy_scale,
+        mass_scale=mass_scale,
     )
 
 
 def variable_r_settings(section: dict[str, Any]) -> VariableRSettings:
     return VariableRSettings(
-        rho_gev=section["rho_gev"], r_min=section["r_min"], r_max=section["r_max"],
-        pt_min_gev=section["pt_min_gev"], min_tracks=section["min_tracks"],
+        rho_gev=section["rho_gev"],
+        r_min=section["r_min"],
+        r_max=section["r_max"],
+        pt_min_gev=section["pt_min_gev"],
+        min_tracks=section["min_tracks"],
     )
 
 
@@ -87,14 +97,23 @@ class JetCollection:
 
 
 def _four_vector_arrays(collection: FlatEvents) -> tuple[np.ndarray, ...]:
-    return (*tuple(np.ascontiguousarray(collection[c], dtype=np.float64) for c in ("px", "py", "pz", "e")), np.ascontiguousarray(collection.offsets, dtype=np.int64))
+    return (
+        *tuple(
+            np.ascontiguousarray(collection[c], dtype=np.float64) for c in ("px", "py", "pz", "e")
+        ),
+        np.ascontiguousarray(collection.offsets, dtype=np.int64),
+    )
 
 
 def cluster_variable_r(tracks: FlatEvents, settings: VariableRSettings) -> JetCollection:
     """Variable-R anti-kt track jets of every event (member_index: track index within its event)."""
     out = _fastjet_ext.cluster_variable_r(
-        *_four_vector_arrays(tracks), settings.rho_gev, settings.r_min, settings.r_max,
-        settings.pt_min_gev, settings.min_tracks,
+        *_four_vector_arrays(tracks),
+        settings.rho_gev,
+        settings.r_min,
+        settings.r_max,
+        settings.pt_min_gev,
+        settings.min_tracks,
     )
     return JetCollection(
         columns={k: out[k] for k in ("px", "py", "pz", "e")},
@@ -118,16 +137,44 @@ def reconstruct(
     if towers.n_events != tracks.n_events:
         raise ValueError("towers and tracks must cover the same events")
     out = _fastjet_ext.reconstruct_large_r_jets(
-        *_four_vector_arrays(towers), *_four_vector_arrays(tracks),
-        large_r.radius, large_r.trim_r_sub, large_r.trim_f_cut, large_r.pt_min_gev, large_r.abs_eta_max,
-        large_r.energy_scale, large_r.mass_scale, variable_r.rho_gev, variable_r.r_min, variable_r.r_max, variable_r.pt_min_gev,
-        variable_r.min_tracks, large_r.beta,
+        *_four_vector_arrays(towers),
+        *_four_vector_arrays(tracks),
+        large_r.radius,
+        large_r.trim_r_sub,
+        large_r.trim_f_cut,
+        large_r.pt_min_gev,
+        large_r.abs_eta_max,
+        large_r.energy_scale,
+        large_r.mass_scale,
+        variable_r.rho_gev,
+        variable_r.r_min,
+        variable_r.r_max,
+        variable_r.pt_min_gev,
+        variable_r.min_tracks,
+        large_r.beta,
     )
-    large_r_names = ("event", "pt", "eta", "phi", "mass", "ungroomed_pt", "ungroomed_eta", "ungroomed_phi",
-                     "ungroomed_mass", "d2", "c2", "tau21", "tau32", "sqrt_d12", "n_constituents")
+    large_r_names = (
+        "event",
+        "pt",
+        "eta",
+        "phi",
+        "mass",
+        "ungroomed_pt",
+        "ungroomed_eta",
+        "ungroomed_phi",
+        "ungroomed_mass",
+        "d2",
+        "c2",
+        "tau21",
+        "tau32",
+        "sqrt_d12",
+        "n_constituents",
+    )
     large_r_jets = JetCollection(
         columns={k: out[k] for k in large_r_names},
-        parent_offsets=np.concatenate([[0], np.cumsum(np.bincount(out["event"], minlength=towers.n_events))]),
+        parent_offsets=np.concatenate(
+            [[0], np.cumsum(np.bincount(out["event"], minlength=towers.n_events))]
+        ),
     )
     track_jets = JetCollection(
         columns={k: out[f"track_jet_{k}"] for k in ("px", "py", "pz", "e")},

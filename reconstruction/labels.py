@@ -48,7 +48,9 @@ def higgs_matched(
     higgs = ak.firsts(truth_of_jet[truth_of_jet.role == ROLE_HIGGS])
     dr_higgs = ak.to_numpy(ak.fill_none(delta_r(jet_eta, jet_phi, higgs.eta, higgs.phi), np.inf))
     quarks = truth_of_jet[truth_of_jet.role == ROLE_HIGGS_B]
-    n_inside = ak.to_numpy(ak.sum(delta_r(jet_eta, jet_phi, quarks.eta, quarks.phi) < match_dr, axis=1))
+    n_inside = ak.to_numpy(
+        ak.sum(delta_r(jet_eta, jet_phi, quarks.eta, quarks.phi) < match_dr, axis=1)
+    )
     candidate = (dr_higgs < match_dr) & (n_inside >= 2)
     # Closest candidate per event.
     score = np.where(candidate, dr_higgs, np.inf)
@@ -62,7 +64,9 @@ def leading_jets(jet_event: np.ndarray, n_leading: int) -> np.ndarray:
     if len(jet_event) == 0:
         return np.zeros(0, dtype=bool)
     starts = np.flatnonzero(np.concatenate([[True], jet_event[1:] != jet_event[:-1]]))
-    rank = np.arange(len(jet_event)) - np.repeat(starts, np.diff(np.concatenate([starts, [len(jet_event)]])))
+    rank = np.arange(len(jet_event)) - np.repeat(
+        starts, np.diff(np.concatenate([starts, [len(jet_event)]]))
+    )
     return rank < n_leading
 
 
@@ -81,6 +85,10 @@ def track_jet_flavour(
     candidates = hadrons[jet_event]
     candidates = candidates[candidates.pt > hadron_pt_min_gev]
     inside = delta_r(jet_eta, jet_phi, candidates.eta, candidates.phi) < jet_radius
-    flavour = ak.unflatten(hadron_flavour(ak.to_numpy(ak.flatten(candidates.pid))), ak.num(candidates))
+    flavour = ak.unflatten(
+        hadron_flavour(ak.to_numpy(ak.flatten(candidates.pid))), ak.num(candidates)
+    )
     # b (5) beats c (4) beats light (0)
-    return ak.to_numpy(ak.fill_none(ak.max(flavour[inside], axis=1), FLAVOUR_LIGHT)).astype(np.int32)
+    return ak.to_numpy(ak.fill_none(ak.max(flavour[inside], axis=1), FLAVOUR_LIGHT)).astype(
+        np.int32
+    )

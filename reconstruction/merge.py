@@ -28,23 +28,33 @@ SPLITS = ("train", "val", "test")
 JET_BRANCHES: tuple[str, ...] = (*features.FEATURE_NAMES, *JET_BRANCH_TYPES)
 
 
-def read_features_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def read_features_file(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The ``jets`` tree of a features file as numpy columns, plus its provenance (checked)."""
     path = Path(path)
     with open_root(path) as f:
         if JETS_TREE not in f or "provenance" not in f:
-            raise InputFileError(f"{path}: not a features file (needs tree '{JETS_TREE}' and 'provenance')")
+            raise InputFileError(
+                f"{path}: not a features file (needs tree '{JETS_TREE}' and 'provenance')"
+            )
         tree = f[JETS_TREE]
         missing = [b for b in JET_BRANCHES if b not in tree]
         if missing:
-            raise InputFileError(f"{path}: tree '{JETS_TREE}' lacks branches {missing[:5]} (wrong schema)")
+            raise InputFileError(
+                f"{path}: tree '{JETS_TREE}' lacks branches {missing[:5]} (wrong schema)"
+            )
         try:
             columns = tree.arrays(list(JET_BRANCHES), library="np")
         except Exception as err:
-            raise InputFileError(f"{path}: cannot read tree '{JETS_TREE}' ({describe_error(err)})") from err
+            raise InputFileError(
+                f"{path}: cannot read tree '{JETS_TREE}' ({describe_error(err)})"
+            ) from err
         record = json.loads(str(f["provenance"]))
     if record.get("process") not in PROCESS_LABEL or not isinstance(record.get("chunk"), int):
-        raise InputFileError(f"{path}: provenance lacks a valid 'process'/'chunk' (not a features file?)")
+        raise InputFileError(
+            f"{path}: provenance lacks a valid 'process'/'chunk' (not a features file?)"
+        )
     return columns, record
 
 
@@ -54,12 +64,16 @@ def split_fraction_check(split: dict[str, float]) -> None:
         raise DeepppError(f"reconstruction.split: train + val + test must be 1, got {total:g}")
 
 
-def event_uniform(seed: int, process: str, chunk: np.ndarray, event_number: np.ndarray) -> np.ndarray:
+def event_uniform(
+    seed: int, process: str, chunk: np.ndarray, event_number: np.ndarray
+) -> np.ndarray:
     """A uniform number in [0, 1) per event from a hash of (seed, process, chunk, event number)."""
     key = hashlib.sha256(f"deeppp/split/{seed}/{process}".encode()).digest()
     x = np.uint64(int.from_bytes(key[:8], "little"))
     with np.errstate(over="ignore"):
-        z = (x ^ (chunk.astype(np.uint64) << np.uint64(40))) + event_number.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (x ^ (chunk.astype(np.uint64) << np.uint64(40))) + event_number.astype(
+            np.uint64
+        ) * np.uint64(0x9E3779B97F4A7C15)
         # splitmix64 finaliser: a bijective mixing of the 64-bit key
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -74,13 +88,18 @@ def assign_split(uniform: np.ndarray, split: dict[str, float]) -> np.ndarray:
 
 
 def flattening_weights(
-    pt: np.ndarray, abs_eta: np.ndarray, label: np.ndarray, pt_edges: np.ndarray, eta_edges: np.ndarray
+    pt: np.ndarray,
+    abs_eta: np.ndarray,
+    label: np.ndarray,
+    pt_edges: np.ndarray,
+    eta_edges: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per-jet weight, per-bin background weight) flattening the background onto the signal.
 
     w_bkg(bin) = (n_sig(bin) / N_sig) / (n_bkg(bin) / N_bkg), then scaled to mean 1 over the
     background; signal weight 1. Background bins without signal get weight 0.
     """
+
     def bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
         return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
 
@@ -123,7 +142,9 @@ def merge_features(
     for path, _, record in loaded:
         key = (record["process"], record["chunk"])
         if key in seen:
-            raise DeepppError(f"{path}: duplicates {record['process']} chunk {record['chunk']} of {seen[key]}")
+            raise DeepppError(
+                f"{path}: duplicates {record['process']} chunk {record['chunk']} of {seen[key]}"
+            )
         seen[key] = path
 
     columns = {b: np.concatenate([c[b] for _, c, _ in loaded]) for b in JET_BRANCHES}
@@ -131,11 +152,16 @@ def merge_features(
     uniform = np.empty(len(columns["label"]))
     for process in PROCESS_LABEL:
         rows = process_of_row == process
-        uniform[rows] = event_uniform(config["seed"], process, columns["chunk"][rows], columns["event_number"][rows])
+        uniform[rows] = event_uniform(
+            config["seed"], process, columns["chunk"][rows], columns["event_number"][rows]
+        )
     split_index = assign_split(uniform, section["split"])
     weight, bin_weights = flattening_weights(
-        columns["jet_pt"].astype(float), np.abs(columns["jet_eta"].astype(float)), columns["label"],
-        pt_edges, eta_edges,
+        columns["jet_pt"].astype(float),
+        np.abs(columns["jet_eta"].astype(float)),
+        columns["label"],
+        pt_edges,
+        eta_edges,
     )
     columns["weight"] = weight.astype(np.float32)
 
@@ -148,13 +174,23 @@ def merge_features(
         rows = split_index == index
         counts[name] = int(rows.sum())
         record = provenance(
-            "reconstruction", config, config["seed"],
-            split=name, feature_names=list(features.FEATURE_NAMES), inputs=inputs,
-            n_jets=counts[name], n_signal=int(np.sum(columns["label"][rows] == 1)),
+            "reconstruction",
+            config,
+            config["seed"],
+            split=name,
+            feature_names=list(features.FEATURE_NAMES),
+            inputs=inputs,
+            n_jets=counts[name],
+            n_signal=int(np.sum(columns["label"][rows] == 1)),
             n_background=int(np.sum(columns["label"][rows] == 0)),
             split_fractions=dict(section["split"]),
-            weight_pt_bin_edges_gev=pt_edges, weight_abs_eta_bin_edges=eta_edges,
+            weight_pt_bin_edges_gev=pt_edges,
+            weight_abs_eta_bin_edges=eta_edges,
             background_bin_weights=bin_weights,
         )
-        write_root(Path(out_dir) / f"{name}.root", {JETS_TREE: {b: columns[b][rows] for b in JET_BRANCHES}}, record)
+        write_root(
+            Path(out_dir) / f"{name}.root",
+            {JETS_TREE: {b: columns[b][rows] for b in JET_BRANCHES}},
+            record,
+        )
     return counts

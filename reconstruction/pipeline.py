@@ -40,7 +40,15 @@ REQUIRED_BRANCHES: tuple[str, ...] = (
     *(f"hadrons_{f}" for f in HADRON_FIELDS),
 )
 
-DIAGNOSTIC_TRACK_FIELDS = ("sd0", "btag", "pt", "d0_mm", "d0_sigma_mm", "d0_true_mm", "production_radius_mm")
+DIAGNOSTIC_TRACK_FIELDS = (
+    "sd0",
+    "btag",
+    "pt",
+    "d0_mm",
+    "d0_sigma_mm",
+    "d0_true_mm",
+    "production_radius_mm",
+)
 
 #: Branches besides the 39 features in the ``jets`` tree (docs/data_contracts.md).
 JET_BRANCH_TYPES: dict[str, Any] = {
@@ -75,12 +83,17 @@ class Settings:
         card = detector.load_detector_card(section["detector_card"])
         return cls(
             card=card,
-            large_r=jets.large_r_settings(section["large_r"], card["jet_calibration"]["large_r_energy_scale"],
-                                          card["jet_calibration"]["large_r_mass_scale"]),
+            large_r=jets.large_r_settings(
+                section["large_r"],
+                card["jet_calibration"]["large_r_energy_scale"],
+                card["jet_calibration"]["large_r_mass_scale"],
+            ),
             variable_r=jets.variable_r_settings(section["vr_track_jets"]),
             btag=btagging.btagging_settings(section["btagging"]),
             track_jet_max_abs_d0_mm=section["track_jet_tracks"]["max_abs_d0_mm"],
-            track_jet_max_abs_z0_sin_theta_mm=section["track_jet_tracks"]["max_abs_z0_sin_theta_mm"],
+            track_jet_max_abs_z0_sin_theta_mm=section["track_jet_tracks"][
+                "max_abs_z0_sin_theta_mm"
+            ],
             higgs_match_dr=section["labels"]["higgs_match_dr"],
             background_leading_jets=section["labels"]["background_leading_jets"],
             hadron_pt_min_gev=section["labels"]["hadron_pt_min_gev"],
@@ -100,7 +113,9 @@ class ChunkSummary:
 
 def chunk_seed(global_seed: int, process: str, chunk: int) -> int:
     """Seed of the detector simulation of one chunk, independent of the generation seeds."""
-    digest = hashlib.sha256(f"deeppp/reconstruction/{global_seed}/{process}/{chunk}".encode()).digest()
+    digest = hashlib.sha256(
+        f"deeppp/reconstruction/{global_seed}/{process}/{chunk}".encode()
+    ).digest()
     return int.from_bytes(digest[:8], "little")
 
 
@@ -112,11 +127,15 @@ def check_events_file(path: Path, process: str | None = None) -> int:
     """Validate an events file against the generation contract; return its number of events."""
     with open_root(path) as f:
         if EVENTS_TREE not in f:
-            raise InputFileError(f"{path}: no tree '{EVENTS_TREE}' (wrong schema; keys: {sorted(f.keys(cycle=False))})")
+            raise InputFileError(
+                f"{path}: no tree '{EVENTS_TREE}' (wrong schema; keys: {sorted(f.keys(cycle=False))})"
+            )
         tree = f[EVENTS_TREE]
         missing = [b for b in REQUIRED_BRANCHES if b not in tree]
         if missing:
-            raise InputFileError(f"{path}: tree '{EVENTS_TREE}' lacks branches {missing} (wrong schema)")
+            raise InputFileError(
+                f"{path}: tree '{EVENTS_TREE}' lacks branches {missing} (wrong schema)"
+            )
         if process is not None and "provenance" in f:
             recorded = json.loads(str(f["provenance"])).get("process")
             if recorded is not None and recorded != process:
@@ -133,11 +152,15 @@ def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
     """Batches of events (flat branches as in the file); a damaged file raises InputFileError."""
     try:
         with uproot.open(path) as f:
-            yield from f[EVENTS_TREE].iterate(list(REQUIRED_BRANCHES), step_size=batch_events, library="ak")
+            yield from f[EVENTS_TREE].iterate(
+                list(REQUIRED_BRANCHES), step_size=batch_events, library="ak"
+            )
     except InputFileError:
         raise
     except Exception as err:  # uproot raises many types for truncated baskets
-        raise InputFileError(f"{path}: cannot read tree '{EVENTS_TREE}' ({describe_error(err)})") from err
+        raise InputFileError(
+            f"{path}: cannot read tree '{EVENTS_TREE}' ({describe_error(err)})"
+        ) from err
 
 
 def particles_of(batch: ak.Array) -> detector.Particles:
@@ -145,21 +168,27 @@ def particles_of(batch: ak.Array) -> detector.Particles:
     flat = {f: ak.to_numpy(ak.flatten(batch[f"particles_{f}"])) for f in PARTICLE_FIELDS}
     return detector.Particles(
         offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        px=flat["px"].astype(np.float64), py=flat["py"].astype(np.float64),
-        pz=flat["pz"].astype(np.float64), e=flat["e"].astype(np.float64),
-        pid=flat["pid"].astype(np.int32), charge=flat["charge"].astype(np.float64),
-        vx_mm=flat["vx"].astype(np.float64), vy_mm=flat["vy"].astype(np.float64),
+        px=flat["px"].astype(np.float64),
+        py=flat["py"].astype(np.float64),
+        pz=flat["pz"].astype(np.float64),
+        e=flat["e"].astype(np.float64),
+        pid=flat["pid"].astype(np.int32),
+        charge=flat["charge"].astype(np.float64),
+        vx_mm=flat["vx"].astype(np.float64),
+        vy_mm=flat["vy"].astype(np.float64),
         vz_mm=flat["vz"].astype(np.float64),
     )
 
 
 def _eta_phi_pt(collection: ak.Array) -> ak.Array:
     pt = np.hypot(collection.px, collection.py)
-    return ak.zip({
-        "pt": pt,
-        "eta": np.arcsinh(collection.pz / pt),
-        "phi": np.arctan2(collection.py, collection.px),
-    })
+    return ak.zip(
+        {
+            "pt": pt,
+            "eta": np.arcsinh(collection.pz / pt),
+            "phi": np.arctan2(collection.py, collection.px),
+        }
+    )
 
 
 def _truth_of(batch: ak.Array) -> ak.Array:
@@ -194,14 +223,17 @@ def reconstruct_batch(
 ) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
     """(jets columns, track-jet diagnostics columns, number of large-R jets before labelling)."""
     particles = particles_of(batch)
-    tracks = select_track_jet_tracks(detector.simulate_tracks(particles, settings.card, rng), settings)
+    tracks = select_track_jet_tracks(
+        detector.simulate_tracks(particles, settings.card, rng), settings
+    )
     towers = detector.simulate_towers(particles, settings.card, rng)
     large_r, track_jets = jets.reconstruct(towers, tracks, settings.large_r, settings.variable_r)
     jet_event = large_r["event"]
 
     if process == "signal":
-        keep = labels.higgs_matched(jet_event, large_r["eta"], large_r["phi"], _truth_of(batch),
-                                    settings.higgs_match_dr)
+        keep = labels.higgs_matched(
+            jet_event, large_r["eta"], large_r["phi"], _truth_of(batch), settings.higgs_match_dr
+        )
     else:
         keep = labels.leading_jets(jet_event, settings.background_leading_jets)
 
@@ -222,13 +254,21 @@ def reconstruct_batch(
     tags = btagging.tag_track_jets(jet_tracks, tj_phi, settings.btag)
     kept_offsets = np.concatenate([[0], np.cumsum(n_tj[keep])])
     feature_columns = features.assemble_features(
-        {k: large_r[k][keep] for k in ("pt", "eta", "phi", "mass", "d2", "c2", "tau21", "tau32", "sqrt_d12")},
+        {
+            k: large_r[k][keep]
+            for k in ("pt", "eta", "phi", "mass", "d2", "c2", "tau21", "tau32", "sqrt_d12")
+        },
         kept_offsets,
         {
-            "pt": tj_pt, "eta": tj_eta, "phi": tj_phi, "mass": tj_mass,
+            "pt": tj_pt,
+            "eta": tj_eta,
+            "phi": tj_phi,
+            "mass": tj_mass,
             "n_tracks": np.diff(member_offsets).astype(float),
-            "sd0_leading": tags["sd0_leading"], "n_displaced": tags["n_displaced"].astype(float),
-            "sv_mass_gev": tags["sv_mass_gev"], "sv_energy_fraction": tags["sv_energy_fraction"],
+            "sd0_leading": tags["sd0_leading"],
+            "n_displaced": tags["n_displaced"].astype(float),
+            "sv_mass_gev": tags["sv_mass_gev"],
+            "sv_energy_fraction": tags["sv_energy_fraction"],
         },
     )
     event_number = ak.to_numpy(batch["event_number"]).astype(np.int64)
@@ -247,8 +287,9 @@ def reconstruct_batch(
 
     # Diagnostics per associated track jet (flavour is truth: plots and tests only).
     radius = settings.variable_r.effective_radius(tj_pt)
-    flavour = labels.track_jet_flavour(tj_event, tj_eta, tj_phi, radius, _hadrons_of(batch),
-                                       settings.hadron_pt_min_gev)
+    flavour = labels.track_jet_flavour(
+        tj_event, tj_eta, tj_phi, radius, _hadrons_of(batch), settings.hadron_pt_min_gev
+    )
     kept_jet_number = np.cumsum(keep) - 1  # row of each kept large-R jet within this batch
     rank = np.arange(len(tj_parent)) - np.repeat(kept_offsets[:-1], n_tj[keep])
     diagnostics = {
@@ -264,15 +305,19 @@ def reconstruct_batch(
         "n_displaced": tags["n_displaced"].astype(np.int32),
         "sv_mass": tags["sv_mass_gev"].astype(np.float32),
         "sv_energy_fraction": tags["sv_energy_fraction"].astype(np.float32),
-        "trk": ak.zip({
-            "sd0": ak.values_astype(tags["sd0"], np.float32),
-            "btag": ak.values_astype(tags["selected"], np.int8),
-            "pt": ak.values_astype(jet_tracks.pt, np.float32),
-            "d0_mm": ak.values_astype(jet_tracks.d0_mm, np.float32),
-            "d0_sigma_mm": ak.values_astype(jet_tracks.d0_sigma_mm, np.float32),
-            "d0_true_mm": ak.values_astype(jet_tracks.d0_true_mm, np.float32),
-            "production_radius_mm": ak.values_astype(jet_tracks.production_radius_mm, np.float32),
-        }),
+        "trk": ak.zip(
+            {
+                "sd0": ak.values_astype(tags["sd0"], np.float32),
+                "btag": ak.values_astype(tags["selected"], np.int8),
+                "pt": ak.values_astype(jet_tracks.pt, np.float32),
+                "d0_mm": ak.values_astype(jet_tracks.d0_mm, np.float32),
+                "d0_sigma_mm": ak.values_astype(jet_tracks.d0_sigma_mm, np.float32),
+                "d0_true_mm": ak.values_astype(jet_tracks.d0_true_mm, np.float32),
+                "production_radius_mm": ak.values_astype(
+                    jet_tracks.production_radius_mm, np.float32
+                ),
+            }
+        ),
     }
     return jet_columns, diagnostics, len(jet_event)
 
@@ -307,11 +352,18 @@ def reconstruct_chunk(
     jet_parts: list[dict[str, np.ndarray]] = []
     diag_parts: list[dict[str, Any]] = []
     n_large_r = 0
-    with tqdm(total=n_events, unit="ev", desc=f"reconstruct {process} {chunk}", disable=not progress,
-              mininterval=2.0) as bar:
+    with tqdm(
+        total=n_events,
+        unit="ev",
+        desc=f"reconstruct {process} {chunk}",
+        disable=not progress,
+        mininterval=2.0,
+    ) as bar:
         for index, batch in enumerate(iterate_events(events_path, settings.batch_events)):
             rng = np.random.default_rng([seed, index])
-            jet_columns, diagnostics, n_all = reconstruct_batch(batch, process, chunk, settings, rng)
+            jet_columns, diagnostics, n_all = reconstruct_batch(
+                batch, process, chunk, settings, rng
+            )
             rows_before = sum(len(p["label"]) for p in jet_parts)
             diagnostics["jet_row"] = diagnostics["jet_row"] + rows_before
             jet_parts.append(jet_columns)
@@ -323,10 +375,19 @@ def reconstruct_chunk(
     diag_tree = _concatenate(diag_parts, empty=_empty_diagnostics())
     n_jets = len(jets_tree["label"])
     record = provenance(
-        "reconstruction", config, config["seed"],
-        process=process, chunk=chunk, input=events_path.name, n_events=n_events, n_jets=n_jets,
-        n_large_r_jets=n_large_r, chunk_seed=seed, fastjet_version=jets.FASTJET_VERSION,
-        detector_card=settings.card, feature_names=list(features.FEATURE_NAMES),
+        "reconstruction",
+        config,
+        config["seed"],
+        process=process,
+        chunk=chunk,
+        input=events_path.name,
+        n_events=n_events,
+        n_jets=n_jets,
+        n_large_r_jets=n_large_r,
+        chunk_seed=seed,
+        fastjet_version=jets.FASTJET_VERSION,
+        detector_card=settings.card,
+        feature_names=list(features.FEATURE_NAMES),
     )
     write_root(out_path, {JETS_TREE: jets_tree, TRACK_JETS_TREE: diag_tree}, record)
     return ChunkSummary(out_path, process, chunk, n_events, n_jets, n_large_r)
@@ -342,13 +403,27 @@ def _empty_diagnostics() -> dict[str, Any]:
     """The track_jets tree of a chunk without any event (same branches and types)."""
     int32, float32 = np.zeros(0, np.int32), np.zeros(0, np.float32)
     empty_tracks = ak.unflatten(
-        ak.zip({name: np.zeros(0, np.int8 if name == "btag" else np.float32) for name in DIAGNOSTIC_TRACK_FIELDS}),
+        ak.zip(
+            {
+                name: np.zeros(0, np.int8 if name == "btag" else np.float32)
+                for name in DIAGNOSTIC_TRACK_FIELDS
+            }
+        ),
         np.zeros(0, np.int64),
     )
     return {
-        "event_number": np.zeros(0, np.int64), "jet_row": np.zeros(0, np.int64), "rank": int32,
-        "label": int32, "flavour": int32, "pt": float32, "eta": float32, "radius": float32,
-        "n_tracks": int32, "n_displaced": int32, "sv_mass": float32, "sv_energy_fraction": float32,
+        "event_number": np.zeros(0, np.int64),
+        "jet_row": np.zeros(0, np.int64),
+        "rank": int32,
+        "label": int32,
+        "flavour": int32,
+        "pt": float32,
+        "eta": float32,
+        "radius": float32,
+        "n_tracks": int32,
+        "n_displaced": int32,
+        "sv_mass": float32,
+        "sv_energy_fraction": float32,
         "trk": empty_tracks,
     }
 
@@ -359,5 +434,7 @@ def _concatenate(parts: list[dict[str, Any]], empty: dict[str, Any]) -> dict[str
     out: dict[str, Any] = {}
     for key in parts[0]:
         values = [p[key] for p in parts]
-        out[key] = ak.concatenate(values) if isinstance(values[0], ak.Array) else np.concatenate(values)
+        out[key] = (
+            ak.concatenate(values) if isinstance(values[0], ak.Array) else np.concatenate(values)
+        )
     return out

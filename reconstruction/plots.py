@@ -37,14 +37,22 @@ SIGNAL_STYLE = {"color": "tab:red", "label": r"$H\rightarrow b\bar{b}$ (signal)"
 BACKGROUND_STYLE = {"color": "tab:blue", "label": "QCD multijet"}
 ENERGY_LABEL = "√s = 14 TeV, Pythia 8 + fast simulation"
 COUNT_FEATURES = {"n_vr_track_jets"} | {
-    f"trackjet{i}_{name}" for i in range(1, features.N_TRACK_JETS + 1) for name in ("n_tracks", "n_displaced")
+    f"trackjet{i}_{name}"
+    for i in range(1, features.N_TRACK_JETS + 1)
+    for name in ("n_tracks", "n_displaced")
 }
 
 
 def _label(ax: plt.Axes, extra: str = "") -> None:
     experiment_label(ax, rlabel="", fontsize=13)
-    ax.text(0.04, 0.88, ENERGY_LABEL + (f"\n{extra}" if extra else ""), transform=ax.transAxes,
-            fontsize=9, va="top")
+    ax.text(
+        0.04,
+        0.88,
+        ENERGY_LABEL + (f"\n{extra}" if extra else ""),
+        transform=ax.transAxes,
+        fontsize=9,
+        va="top",
+    )
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -55,7 +63,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def _binning(values: Sequence[np.ndarray], integer: bool, n_bins: int = 40) -> np.ndarray:
-    pooled = np.concatenate([v for v in values if len(v)]) if any(len(v) for v in values) else np.zeros(1)
+    pooled = (
+        np.concatenate([v for v in values if len(v)])
+        if any(len(v) for v in values)
+        else np.zeros(1)
+    )
     if integer:
         lo, hi = np.floor(pooled.min()), np.ceil(np.percentile(pooled, 99.5))
         return np.arange(lo - 0.5, max(hi, lo + 1) + 1.5)
@@ -73,7 +85,14 @@ def _normalised_step(ax: plt.Axes, values: np.ndarray, bins: np.ndarray, style: 
     norm = counts.sum() * np.diff(bins)
     ax.stairs(counts / norm, bins, linewidth=1.4, **style)
     centres = 0.5 * (bins[1:] + bins[:-1])
-    ax.errorbar(centres, counts / norm, yerr=errors / norm, fmt="none", ecolor=style["color"], elinewidth=1.0)
+    ax.errorbar(
+        centres,
+        counts / norm,
+        yerr=errors / norm,
+        fmt="none",
+        ecolor=style["color"],
+        elinewidth=1.0,
+    )
 
 
 def _present(jets: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -88,7 +107,9 @@ def _present(jets: dict[str, np.ndarray], name: str) -> np.ndarray:
     return present
 
 
-def plot_feature_grid(jets: dict[str, np.ndarray], names: Sequence[str], title: str, path: Path) -> Path:
+def plot_feature_grid(
+    jets: dict[str, np.ndarray], names: Sequence[str], title: str, path: Path
+) -> Path:
     n_cols = 4 if len(names) > 9 else 3
     n_rows = int(np.ceil(len(names) / n_cols))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.6 * n_cols, 3.9 * n_rows), squeeze=False)
@@ -107,14 +128,24 @@ def plot_feature_grid(jets: dict[str, np.ndarray], names: Sequence[str], title: 
         missing_s = 1 - present[signal].mean() if signal.any() else 0.0
         missing_b = 1 - present[~signal].mean() if (~signal).any() else 0.0
         if missing_s > 0 or missing_b > 0:
-            ax.text(0.97, 0.97, f"missing: {100 * missing_s:.0f}% sig, {100 * missing_b:.0f}% bkg",
-                    transform=ax.transAxes, ha="right", va="top", fontsize=7)
-    for ax in axes.flat[len(names):]:
+            ax.text(
+                0.97,
+                0.97,
+                f"missing: {100 * missing_s:.0f}% sig, {100 * missing_b:.0f}% bkg",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=7,
+            )
+    for ax in axes.flat[len(names) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8, loc="center right")
     experiment_label(axes.flat[0], rlabel="", fontsize=10)
-    fig.suptitle(f"{title}: signal vs background, normalised (missing values not shown); "
-                 "√s = 14 TeV, Pythia 8 + fast simulation", fontsize=12)
+    fig.suptitle(
+        f"{title}: signal vs background, normalised (missing values not shown); "
+        "√s = 14 TeV, Pythia 8 + fast simulation",
+        fontsize=12,
+    )
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.07, top=0.93, wspace=0.3, hspace=0.35)
     return _save(fig, path)
 
@@ -193,15 +224,22 @@ def read_track_jets(path: str | os.PathLike[str]) -> ak.Array:
         try:
             arrays = f[TRACK_JETS_TREE].arrays(["flavour", "sv_mass", "trk_sd0", "trk_btag"])
         except Exception as err:
-            raise InputFileError(f"{path}: cannot read tree '{TRACK_JETS_TREE}' ({describe_error(err)})") from err
+            raise InputFileError(
+                f"{path}: cannot read tree '{TRACK_JETS_TREE}' ({describe_error(err)})"
+            ) from err
     return ak.zip(
-        {"flavour": arrays.flavour, "sv_mass": arrays.sv_mass,
-         "trk": ak.zip({"sd0": arrays.trk_sd0, "btag": arrays.trk_btag})},
+        {
+            "flavour": arrays.flavour,
+            "sv_mass": arrays.sv_mass,
+            "trk": ak.zip({"sd0": arrays.trk_sd0, "btag": arrays.trk_btag}),
+        },
         depth_limit=1,
     )
 
 
-def make_plots(feature_files: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str]) -> list[Path]:
+def make_plots(
+    feature_files: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str]
+) -> list[Path]:
     """All reconstruction plots from the given features files; returns the PNG paths."""
     out = Path(out_dir)
     loaded = [read_features_file(p)[0] for p in feature_files]
@@ -211,11 +249,21 @@ def make_plots(feature_files: Sequence[str | os.PathLike[str]], out_dir: str | o
     # Plain tick labels: mathtext tick labels cost most of the plotting time on a small machine.
     plt.rcParams["axes.formatter.use_mathtext"] = False
     try:
-        written = [plot_feature_grid(jets, features.FEATURE_NAMES[:9], "large-R jet features",
-                                     out / "features_fatjet.png")]
+        written = [
+            plot_feature_grid(
+                jets,
+                features.FEATURE_NAMES[:9],
+                "large-R jet features",
+                out / "features_fatjet.png",
+            )
+        ]
         for i in range(1, features.N_TRACK_JETS + 1):
             names = [n for n in features.FEATURE_NAMES if n.startswith(f"trackjet{i}_")]
-            written.append(plot_feature_grid(jets, names, f"VR track jet {i} features", out / f"features_trackjet{i}.png"))
+            written.append(
+                plot_feature_grid(
+                    jets, names, f"VR track jet {i} features", out / f"features_trackjet{i}.png"
+                )
+            )
         written.append(plot_trimmed_mass(jets, out / "trimmed_mass.png"))
         written.append(plot_n_track_jets(jets, out / "n_vr_track_jets.png"))
         written.append(plot_sd0_by_flavour(track_jets, out / "trackjet_sd0_flavour.png"))

@@ -29,8 +29,13 @@ def _generate(tmp_path_factory: pytest.TempPathFactory, config: dict, process: s
 
     out = tmp_path_factory.mktemp(f"events_{process}") / "000.root"
     generate_chunk(
-        process, SHARED_SAMPLE_EVENTS, SHARED_SAMPLE_SEEDS[process], out, config["generation"],
-        full_config=config, progress=False,
+        process,
+        SHARED_SAMPLE_EVENTS,
+        SHARED_SAMPLE_SEEDS[process],
+        out,
+        config["generation"],
+        full_config=config,
+        progress=False,
     )
     return out
 
@@ -65,6 +70,13 @@ def tiny_workflow(tmp_path_factory: pytest.TempPathFactory) -> WorkflowRun:
     once per session: the end-to-end test checks it, the Slurm test compares against it."""
     workdir, configfile = workdir_with_config(tmp_path_factory.mktemp("tiny_workflow"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    done, seconds = run_snakemake(workdir, configfile, "--profile", str(REPO / "profiles" / "default"),
-                                  "--cores", "2", env=env)
+    done, seconds = run_snakemake(
+        workdir,
+        configfile,
+        "--profile",
+        str(REPO / "profiles" / "default"),
+        "--cores",
+        "2",
+        env=env,
+    )
     return WorkflowRun(workdir, configfile, done.stdout + done.stderr, seconds)

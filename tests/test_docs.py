@@ -13,9 +13,13 @@ README = (REPO / "README.md").read_text()
 
 
 def test_readme_feature_table_is_the_code():
-    block = re.search(r"<!-- features:begin -->\n(.*?)\n<!-- features:end -->", README, flags=re.DOTALL)
+    block = re.search(
+        r"<!-- features:begin -->\n(.*?)\n<!-- features:end -->", README, flags=re.DOTALL
+    )
     assert block is not None
-    table = [line for line in features.feature_table_markdown().splitlines() if re.match(r"\|[ -]", line)]
+    table = [
+        line for line in features.feature_table_markdown().splitlines() if re.match(r"\|[ -]", line)
+    ]
     assert block.group(1).splitlines() == table
     assert len(table) == 2 + len(features.FEATURE_NAMES) == 41
 

@@ -225,12 +225,23 @@ def test_rebuild_is_byte_identical(built: dict[str, Any]) -> None:
         assert (fw / "child" / name).read_bytes() == (fw / "child_again" / name).read_bytes(), name
     # the whole HLS project too (hls4ml's random stamp, temporary path and pickled model removed);
     # only OutputDir names the directory each build was written to
-    first = sorted(p.relative_to(fw / "child") for p in (fw / "child" / "hls").rglob("*") if p.is_file())
-    again = sorted(p.relative_to(fw / "child_again") for p in (fw / "child_again" / "hls").rglob("*") if p.is_file())
+    first = sorted(
+        p.relative_to(fw / "child") for p in (fw / "child" / "hls").rglob("*") if p.is_file()
+    )
+    again = sorted(
+        p.relative_to(fw / "child_again")
+        for p in (fw / "child_again" / "hls").rglob("*")
+        if p.is_file()
+    )
     assert first == again
-    assert not [p for p in first if p.suffix == ".so"], "the compiled emulation library is a build artefact"
+    assert not [p for p in first if p.suffix == ".so"], (
+        "the compiled emulation library is a build artefact"
+    )
     for relative in first:
-        a, b = ((fw / d / relative).read_text(errors="replace").splitlines() for d in ("child", "child_again"))
+        a, b = (
+            (fw / d / relative).read_text(errors="replace").splitlines()
+            for d in ("child", "child_again")
+        )
         if relative.name == "hls4ml_config.yml":
             a, b = ([line for line in x if not line.startswith("OutputDir:")] for x in (a, b))
         assert a == b, relative

@@ -34,7 +34,9 @@ def _truth(path: Path, role: int) -> ak.Array:
 
 def test_signal_has_one_higgs_at_125_gev(signal_events_file):
     higgs = _truth(signal_events_file, ROLE_HIGGS)
-    assert ak.all(ak.num(higgs.truth_pid) == 1), "every signal event holds exactly one (last-copy) Higgs"
+    assert ak.all(ak.num(higgs.truth_pid) == 1), (
+        "every signal event holds exactly one (last-copy) Higgs"
+    )
     mass = _mass(*(ak.flatten(higgs[f"truth_{c}"]) for c in ("px", "py", "pz", "e")))
     assert np.median(mass) == pytest.approx(HIGGS_MASS_GEV, abs=0.1)
     assert np.all(np.abs(mass - HIGGS_MASS_GEV) < 1.0), "SM Higgs width is 4 MeV"
@@ -141,7 +143,11 @@ def test_same_seed_same_bytes_different_seed_different_events(tmp_path, default_
 
 
 def test_chunk_seeds_are_distinct_and_in_pythia_range():
-    seeds = {chunk_seed(7, process, chunk) for process in ("signal", "background") for chunk in range(200)}
+    seeds = {
+        chunk_seed(7, process, chunk)
+        for process in ("signal", "background")
+        for chunk in range(200)
+    }
     assert len(seeds) == 400
     assert all(1 <= s <= 900_000_000 for s in seeds)
     assert chunk_seed(7, "signal", 0) == chunk_seed(7, "signal", 0)
@@ -149,8 +155,14 @@ def test_chunk_seeds_are_distinct_and_in_pythia_range():
 
 def test_settings_come_from_config():
     config = validate_config(
-        {"seed": 1, "generation": {"pthat_min_gev": 400.0, "limit_tau0_mm": None,
-                                   "extra_settings": {"background": ["PartonLevel:MPI = off"]}}}
+        {
+            "seed": 1,
+            "generation": {
+                "pthat_min_gev": 400.0,
+                "limit_tau0_mm": None,
+                "extra_settings": {"background": ["PartonLevel:MPI = off"]},
+            },
+        }
     )
     settings = pythia_settings("background", 5, config["generation"])
     assert "PhaseSpace:pTHatMin = 400.0" in settings
@@ -164,10 +176,20 @@ def test_settings_come_from_config():
 @pytest.mark.parametrize(
     ("config", "key"),
     [
-        ({"seed": 1, "generation": {"processes": {"signal": {"chunks": 1, "events_per_chunk": -5}}}},
-         "generation.processes.signal.events_per_chunk"),
-        ({"seed": 1, "generation": {"processes": {"higgs": {"chunks": 1, "events_per_chunk": 5}}}},
-         "generation.processes.higgs"),
+        (
+            {
+                "seed": 1,
+                "generation": {"processes": {"signal": {"chunks": 1, "events_per_chunk": -5}}},
+            },
+            "generation.processes.signal.events_per_chunk",
+        ),
+        (
+            {
+                "seed": 1,
+                "generation": {"processes": {"higgs": {"chunks": 1, "events_per_chunk": 5}}},
+            },
+            "generation.processes.higgs",
+        ),
         ({"seed": 1, "generation": {"pthat_min_gev": "high"}}, "generation.pthat_min_gev"),
         ({"seed": 1, "generation": {"pthatmin": 250}}, "generation.pthatmin"),
     ],
@@ -179,8 +201,9 @@ def test_bad_config_is_rejected_naming_the_key(config, key):
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generation", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "generation", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,8 +212,14 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
         (["--process", "signal", "--events", "0"], "--events must be positive"),
         (["--process", "signal", "--events", "-3"], "--events must be positive"),
         (["--process", "higgs", "--events", "5"], "invalid choice: 'higgs'"),
-        (["--process", "signal", "--events", "5", "--setting", "Foo:bar = 1"], "Pythia rejected setting 'Foo:bar = 1'"),
-        (["--process", "signal", "--events", "5", "--setting", "PhaseSpace:pTHatMin = abc"], "value not meaningful"),
+        (
+            ["--process", "signal", "--events", "5", "--setting", "Foo:bar = 1"],
+            "Pythia rejected setting 'Foo:bar = 1'",
+        ),
+        (
+            ["--process", "signal", "--events", "5", "--setting", "PhaseSpace:pTHatMin = abc"],
+            "value not meaningful",
+        ),
     ],
 )
 def test_bad_cli_arguments_fail_with_one_line_and_no_file(tmp_path, args, message):
@@ -210,7 +239,9 @@ def test_unwritable_output_path_and_bad_config_file_fail_cleanly(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("seed: 1\ngeneration:\n  processes:\n    signal: {chunks: 1, events_per_chunk: 0}\n")
+    bad.write_text(
+        "seed: 1\ngeneration:\n  processes:\n    signal: {chunks: 1, events_per_chunk: 0}\n"
+    )
     out = tmp_path / "out.root"
     result = _run_cli("--process", "signal", "--config", str(bad), "--out", str(out))
     assert result.returncode != 0
@@ -220,9 +251,13 @@ def test_unwritable_output_path_and_bad_config_file_fail_cleanly(tmp_path):
 
 def test_cli_writes_the_configured_chunk(tmp_path):
     config = tmp_path / "config.yaml"
-    config.write_text("seed: 3\ngeneration:\n  processes:\n    background: {chunks: 1, events_per_chunk: 12}\n")
+    config.write_text(
+        "seed: 3\ngeneration:\n  processes:\n    background: {chunks: 1, events_per_chunk: 12}\n"
+    )
     out = tmp_path / "events" / "000.root"
-    result = _run_cli("--process", "background", "--config", str(config), "--out", str(out), "--no-progress")
+    result = _run_cli(
+        "--process", "background", "--config", str(config), "--out", str(out), "--no-progress"
+    )
     assert result.returncode == 0, result.stderr
     record = read_provenance(out)
     assert record["n_events"] == 12

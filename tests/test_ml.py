@@ -47,7 +47,12 @@ TINY_ML = {
     "hidden_budgets_percent": [40],
     "alt_hidden_layout": [8],
     "stability_seeds": 2,
-    "autopruner": {"warmup_epochs": 2, "pruning_steps": 2, "epochs_per_step": 2, "finetune_epochs": 2},
+    "autopruner": {
+        "warmup_epochs": 2,
+        "pruning_steps": 2,
+        "epochs_per_step": 2,
+        "finetune_epochs": 2,
+    },
     "ptr": {"prune_fraction": 0.4, "max_epochs_per_step": 2},
 }
 
@@ -73,9 +78,13 @@ def samples(dataset_dir: Path):
 def small_settings(hidden_layout: tuple[int, ...] = (32, 32), **pruner: object) -> MLSettings:
     return MLSettings(
         seed=1,
-        training=TrainingSettings(hidden_layout=hidden_layout, progress=False, max_epochs=6, learning_rate=0.005),
+        training=TrainingSettings(
+            hidden_layout=hidden_layout, progress=False, max_epochs=6, learning_rate=0.005
+        ),
         # Tiny data (12 steps per epoch): longer warm-up and steps than the defaults.
-        pruner=PrunerSettings(**{"warmup_epochs": 3, "epochs_per_step": 2, "finetune_epochs": 2, **pruner}),  # type: ignore[arg-type]
+        pruner=PrunerSettings(
+            **{"warmup_epochs": 3, "epochs_per_step": 2, "finetune_epochs": 2, **pruner}
+        ),  # type: ignore[arg-type]
     )
 
 
@@ -91,7 +100,9 @@ def test_gate_multiplies_each_node_by_sigmoid_of_its_logit() -> None:
     with torch.no_grad():
         gate.logits.copy_(torch.tensor([-2.0, 0.0, 3.0]))
     x = torch.tensor([[1.0, 2.0, -4.0], [0.5, -1.0, 2.0]])
-    expected = x * torch.tensor([1 / (1 + np.exp(2.0)), 0.5, 1 / (1 + np.exp(-3.0))], dtype=torch.float32)
+    expected = x * torch.tensor(
+        [1 / (1 + np.exp(2.0)), 0.5, 1 / (1 + np.exp(-3.0))], dtype=torch.float32
+    )
     torch.testing.assert_close(gate(x), expected)
     # The gradient reaching the logit is x * s * (1 - s): what lets the classifier resist closing.
     gate(x).sum().backward()
@@ -272,13 +283,22 @@ def test_same_seed_gives_identical_model_bytes(dataset_dir: Path, tmp_path: Path
     assert metrics_a == metrics_b
     other = validate_config({"seed": 4, "ml": TINY_ML})
     train_model(other, "autopruner_h40", dataset_dir, tmp_path / "c")
-    assert (tmp_path / "c" / "autopruner_h40" / "model.pt").read_bytes() != (a / "model.pt").read_bytes()
+    assert (tmp_path / "c" / "autopruner_h40" / "model.pt").read_bytes() != (
+        a / "model.pt"
+    ).read_bytes()
 
 
 def test_model_file_round_trip_and_rejection(tmp_path: Path) -> None:
     torch.manual_seed(0)
     sequential = build_sequential([3, 5, 1])
-    save_model(tmp_path / "m.pt", sequential, ["a", "b", "c"], [0.0, 1.0, 2.0], [1.0, 2.0, 3.0], {"seed": 1})
+    save_model(
+        tmp_path / "m.pt",
+        sequential,
+        ["a", "b", "c"],
+        [0.0, 1.0, 2.0],
+        [1.0, 2.0, 3.0],
+        {"seed": 1},
+    )
     loaded, meta = load_model(tmp_path / "m.pt")
     x = torch.randn(7, 3)
     torch.testing.assert_close(loaded(x), sequential(x))
@@ -305,7 +325,9 @@ def test_metrics_agree_with_sklearn_and_bootstrap_is_reproducible() -> None:
     fpr, tpr, _ = roc_curve(labels, scores, sample_weight=weights, drop_intermediate=False)
     np.testing.assert_allclose(eps_s, tpr)
     np.testing.assert_allclose(eps_b, fpr)
-    assert weighted_auc(labels, scores, weights) == pytest.approx(roc_auc_score(labels, scores, sample_weight=weights))
+    assert weighted_auc(labels, scores, weights) == pytest.approx(
+        roc_auc_score(labels, scores, sample_weight=weights)
+    )
     first = tagger_metrics(labels, scores, weights, (0.5, 0.7), 50, seed=9)
     assert first == tagger_metrics(labels, scores, weights, (0.5, 0.7), 50, seed=9)
     assert 0.0 < first["auc"]["uncertainty"] < 0.02
@@ -319,13 +341,27 @@ def test_metrics_agree_with_sklearn_and_bootstrap_is_reproducible() -> None:
 def test_model_names_of_the_default_config() -> None:
     settings = MLSettings.from_config(validate_config({"seed": 1}))
     names = model_names(settings)
-    for name in ("unpruned", "autopruner_h30", "autopruner_h50", "autopruner_h70", "retrained_h50", "ptr_h70",
-                 "autopruner_in5", "autopruner_in30", "autopruner_in10_alt", "autopruner_h30_seed2"):
+    for name in (
+        "unpruned",
+        "autopruner_h30",
+        "autopruner_h50",
+        "autopruner_h70",
+        "retrained_h50",
+        "ptr_h70",
+        "autopruner_in5",
+        "autopruner_in30",
+        "autopruner_in10_alt",
+        "autopruner_h30_seed2",
+    ):
         assert name in names
     assert len(names) == len(set(names))
     assert "autopruner_h30_seed1" not in model_names(settings, core_only=True)
     spec = model_spec(settings, "retrained_h70_seed1")
-    assert spec.kind == "retrained" and spec.source_model == "autopruner_h70_seed1" and spec.replica == 1
+    assert (
+        spec.kind == "retrained"
+        and spec.source_model == "autopruner_h70_seed1"
+        and spec.replica == 1
+    )
     assert model_spec(settings, "autopruner_in10_alt").hidden_layout == (32, 32)
     with pytest.raises(MLConfigError, match="unknown model name"):
         model_spec(settings, "autopruner_x")
@@ -344,21 +380,34 @@ def test_hidden_budget_needs_one_node_per_layer() -> None:
         MLSettings.from_config(config)
 
 
-def test_input_budget_larger_than_the_features_is_rejected(dataset_dir: Path, tmp_path: Path) -> None:
+def test_input_budget_larger_than_the_features_is_rejected(
+    dataset_dir: Path, tmp_path: Path
+) -> None:
     config = tiny_config(input_budgets=[N_FEATURES + 1])
-    with pytest.raises(MLConfigError, match=r"ml\.input_budgets: budget of 17 gates exceeds the group size of 16"):
+    with pytest.raises(
+        MLConfigError, match=r"ml\.input_budgets: budget of 17 gates exceeds the group size of 16"
+    ):
         train_model(config, "unpruned", dataset_dir, tmp_path / "models")
     assert not (tmp_path / "models").exists()
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ml", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ml", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_rejects_bad_budgets_with_one_line(dataset_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps({"seed": 1, "ml": TINY_ML}))
-    common = ["--config", str(config), "--dataset", str(dataset_dir), "--models-dir", str(tmp_path / "models")]
+    common = [
+        "--config",
+        str(config),
+        "--dataset",
+        str(dataset_dir),
+        "--models-dir",
+        str(tmp_path / "models"),
+    ]
     zero = _cli("prune", "--keep-inputs", "0", *common)
     assert zero.returncode == 2
     assert "budget must be a positive number of gates, got 0" in zero.stderr
@@ -366,7 +415,10 @@ def test_cli_rejects_bad_budgets_with_one_line(dataset_dir: Path, tmp_path: Path
     assert too_many.returncode == 2
     lines = too_many.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "error: model autopruner_in17: input budget: budget of 17 gates exceeds the group size of 16" in lines[0]
+    assert (
+        "error: model autopruner_in17: input budget: budget of 17 gates exceeds the group size of 16"
+        in lines[0]
+    )
     percent = _cli("prune", "--keep-hidden-percent", "150", *common)
     assert percent.returncode == 2 and "1..100" in percent.stderr
     assert not (tmp_path / "models").exists()
@@ -375,7 +427,9 @@ def test_cli_rejects_bad_budgets_with_one_line(dataset_dir: Path, tmp_path: Path
 
 @pytest.mark.parametrize("unit", ["nodes", "multiplications"])
 @pytest.mark.parametrize(("epoch", "fraction"), [(3, 0.5), (11, 0.25), (12, 0.0)])
-def test_closed_form_pruner_gradient_equals_autograd(unit: str, epoch: int, fraction: float) -> None:
+def test_closed_form_pruner_gradient_equals_autograd(
+    unit: str, epoch: int, fraction: float
+) -> None:
     from ml.autopruner import PrunerSchedule, make_groups
 
     torch.manual_seed(7)
@@ -384,7 +438,10 @@ def test_closed_form_pruner_gradient_equals_autograd(unit: str, epoch: int, frac
         net.input_gate.logits.copy_(torch.randn(10) * 3)
         net.hidden_gate.logits.copy_(torch.randn(26) * 4)
     budget = 9 if unit == "nodes" else 120
-    schedule = PrunerSchedule(PrunerSettings(strength=1.7, warmup_epochs=3, epochs_per_step=2), make_groups(net, input_keep=4, hidden_budget=budget, unit=unit))
+    schedule = PrunerSchedule(
+        PrunerSettings(strength=1.7, warmup_epochs=3, epochs_per_step=2),
+        make_groups(net, input_keep=4, hidden_budget=budget, unit=unit),
+    )
     assert schedule.phase(epoch) in ("prune", "settle")
     schedule.loss(epoch, fraction).backward()
     expected = [g.logits.grad.clone() for g in net.gates]
@@ -401,7 +458,9 @@ def test_prune_train_repeat_with_a_multiplication_budget(samples) -> None:
         training=TrainingSettings(hidden_layout=(16, 16), progress=False, max_epochs=2),
         budget_unit="multiplications",
     )
-    trained = train_ptr(samples, ModelSpec("ptr_h30", "ptr", (16, 16), seed=5, hidden_percent=30), settings)
+    trained = train_ptr(
+        samples, ModelSpec("ptr_h30", "ptr", (16, 16), seed=5, hidden_percent=30), settings
+    )
     widths = [N_FEATURES] + [m.out_features for m in trained.sequential if isinstance(m, nn.Linear)]
     budget = trained.details["budget"]["hidden"]
     assert multiplications(widths) <= budget < multiplications([N_FEATURES, 16, 16, 1])

@@ -29,7 +29,12 @@ ML = {
     "hidden_budgets_percent": [40],
     "alt_hidden_layout": [8],
     "stability_seeds": 2,
-    "autopruner": {"warmup_epochs": 2, "pruning_steps": 2, "epochs_per_step": 2, "finetune_epochs": 2},
+    "autopruner": {
+        "warmup_epochs": 2,
+        "pruning_steps": 2,
+        "epochs_per_step": 2,
+        "finetune_epochs": 2,
+    },
     "ptr": {"prune_fraction": 0.4, "max_epochs_per_step": 2},
 }
 
@@ -38,7 +43,13 @@ ML = {
 def test_every_model_and_study(tmp_path: Path) -> None:
     results = tmp_path / "results"
     dataset = write_synthetic_dataset(
-        results / "dataset", n_train=2000, n_val=800, n_test=1000, n_features=12, n_informative=4, seed=2
+        results / "dataset",
+        n_train=2000,
+        n_val=800,
+        n_test=1000,
+        n_features=12,
+        n_informative=4,
+        seed=2,
     )
     config = validate_config({"seed": 5, "results_dir": str(results), "ml": ML})
     settings = MLSettings.from_config(config)
@@ -80,7 +91,9 @@ def test_snakemake_rules_plan_every_model_and_study(tmp_path: Path) -> None:
     snakemake = shutil.which("snakemake", path=str(Path(sys.executable).parent))
     if snakemake is None:
         pytest.skip("snakemake not installed next to this python")
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"seed": 1, "results_dir": "results", "ml": ML}))
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump({"seed": 1, "results_dir": "results", "ml": ML})
+    )
     (tmp_path / "Snakefile").write_text(
         "from deeppp.config import validate_config\n"
         'configfile: "config.yaml"\n'
@@ -94,7 +107,11 @@ def test_snakemake_rules_plan_every_model_and_study(tmp_path: Path) -> None:
         (tmp_path / "results" / "dataset").mkdir(parents=True, exist_ok=True)
         (tmp_path / "results" / "dataset" / f"{split}.root").write_bytes(b"")
     run = subprocess.run(
-        [snakemake, "-n", "--cores", "1", "--quiet", "rules"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [snakemake, "-n", "--cores", "1", "--quiet", "rules"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     counts = {}

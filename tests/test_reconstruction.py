@@ -29,7 +29,9 @@ def reco_config(default_config: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
-def features_files(tmp_path_factory, reco_config, signal_events_file, background_events_file) -> dict[str, Path]:
+def features_files(
+    tmp_path_factory, reco_config, signal_events_file, background_events_file
+) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("features")
     files = {}
     for process, events in (("signal", signal_events_file), ("background", background_events_file)):
@@ -69,8 +71,13 @@ def test_signal_trimmed_mass_peaks_at_the_higgs_and_background_does_not(jets_tab
     assert 110.0 <= signal_peak <= 140.0, f"signal trimmed-mass peak at {signal_peak} GeV"
     assert not 110.0 <= background_peak <= 140.0, f"background peak at {background_peak} GeV"
     core = jets_table["fatjet_mass"][signal]
-    assert np.mean((core > 90) & (core < 150)) > 0.4 , "most Higgs jets in the mass window"
-    assert np.mean((jets_table["fatjet_mass"][~signal] > 90) & (jets_table["fatjet_mass"][~signal] < 150)) < 0.3
+    assert np.mean((core > 90) & (core < 150)) > 0.4, "most Higgs jets in the mass window"
+    assert (
+        np.mean(
+            (jets_table["fatjet_mass"][~signal] > 90) & (jets_table["fatjet_mass"][~signal] < 150)
+        )
+        < 0.3
+    )
 
 
 def test_large_r_selection_and_substructure_separate(jets_table):
@@ -78,13 +85,20 @@ def test_large_r_selection_and_substructure_separate(jets_table):
     signal = jets_table["label"] == 1
     # Two-prong Higgs jets: smaller D2 and tau21 than QCD jets (medians).
     for name in ("fatjet_d2", "fatjet_tau21"):
-        assert np.median(jets_table[name][signal]) < 0.85 * np.median(jets_table[name][~signal]), name
-    assert np.median(jets_table["fatjet_sqrt_d12"][signal]) > 1.5 * np.median(jets_table["fatjet_sqrt_d12"][~signal])
+        assert np.median(jets_table[name][signal]) < 0.85 * np.median(jets_table[name][~signal]), (
+            name
+        )
+    assert np.median(jets_table["fatjet_sqrt_d12"][signal]) > 1.5 * np.median(
+        jets_table["fatjet_sqrt_d12"][~signal]
+    )
 
 
 def test_b_labelled_track_jets_have_displaced_tracks_and_sv_mass(track_jets_table):
     flavour = track_jets_table.flavour
-    b_jets, light_jets = track_jets_table[flavour == FLAVOUR_B], track_jets_table[flavour == FLAVOUR_LIGHT]
+    b_jets, light_jets = (
+        track_jets_table[flavour == FLAVOUR_B],
+        track_jets_table[flavour == FLAVOUR_LIGHT],
+    )
     assert len(b_jets) > 200 and len(light_jets) > 200
 
     def mean_abs_sd0(jets):
@@ -103,7 +117,9 @@ def test_impact_parameter_pull_on_prompt_tracks_has_unit_width(signal_events_fil
     card = detector.load_detector_card()
     pulls = {"d0": [], "z0": []}
     for index, batch in enumerate(iterate_events(signal_events_file, 500)):
-        tracks = detector.simulate_tracks(particles_of(batch), card, np.random.default_rng([3, index]))
+        tracks = detector.simulate_tracks(
+            particles_of(batch), card, np.random.default_rng([3, index])
+        )
         prompt = tracks["production_radius_mm"] < 1e-6
         assert prompt.sum() > 10_000
         for name in pulls:
@@ -117,8 +133,13 @@ def test_impact_parameter_pull_on_prompt_tracks_has_unit_width(signal_events_fil
         def gauss(x, norm, mean, width):
             return norm * np.exp(-0.5 * ((x - mean) / width) ** 2)
 
-        (_, mean, width), _ = curve_fit(gauss, centres, counts, p0=(counts.max(), 0.0, 1.0),
-                                        sigma=np.sqrt(np.maximum(counts, 1)))
+        (_, mean, width), _ = curve_fit(
+            gauss,
+            centres,
+            counts,
+            p0=(counts.max(), 0.0, 1.0),
+            sigma=np.sqrt(np.maximum(counts, 1)),
+        )
         assert abs(width) == pytest.approx(1.0, abs=0.05), f"{name} pull width {width:.3f}"
         assert abs(mean) < 0.05
     # Prompt tracks really have no true impact parameter; displaced ones do.
@@ -132,8 +153,12 @@ def test_calibration_constants_in_the_card_are_reproduced(background_events_file
     card = detector.load_detector_card()["jet_calibration"]
     result = derive_calibration([background_events_file], reco_config)
     assert result.n_matched_jets > 500
-    assert result.energy_scale == pytest.approx(card["large_r_energy_scale"], abs=4 * result.pt_response_error + 0.005)
-    assert result.mass_scale == pytest.approx(card["large_r_mass_scale"], abs=4 * result.mass_response_error + 0.01)
+    assert result.energy_scale == pytest.approx(
+        card["large_r_energy_scale"], abs=4 * result.pt_response_error + 0.005
+    )
+    assert result.mass_scale == pytest.approx(
+        card["large_r_mass_scale"], abs=4 * result.mass_response_error + 0.01
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,12 +169,23 @@ def test_exactly_39_finite_features_with_defaults(jets_table, features_files):
     assert len(FEATURE_NAMES) == 39 and len(set(FEATURE_NAMES)) == 39
     keys = uproot.open(features_files["signal"])["jets"].keys()
     assert keys[:39] == list(FEATURE_NAMES)
-    for name in ("label", "weight", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "event_number", "chunk"):
+    for name in (
+        "label",
+        "weight",
+        "jet_pt",
+        "jet_eta",
+        "jet_phi",
+        "jet_mass",
+        "event_number",
+        "chunk",
+    ):
         assert name in keys
     for name in FEATURE_NAMES:
         assert np.all(np.isfinite(jets_table[name])), name
     n_vr = jets_table["n_vr_track_jets"]
-    assert (n_vr < 3).any() and (n_vr >= 3).any(), "sample covers missing and present third track jets"
+    assert (n_vr < 3).any() and (n_vr >= 3).any(), (
+        "sample covers missing and present third track jets"
+    )
     for i in (1, 2, 3):
         missing = n_vr < i
         for feature in features.FEATURES:
@@ -170,13 +206,21 @@ def test_features_doc_matches_code():
     assert (REPO / "docs" / "features.md").read_text() == features.feature_table_markdown()
 
 
-def test_same_seed_same_bytes_other_seed_differs(tmp_path, signal_events_file, reco_config, features_files):
+def test_same_seed_same_bytes_other_seed_differs(
+    tmp_path, signal_events_file, reco_config, features_files
+):
     again = tmp_path / "again.root"
     reconstruct_chunk(signal_events_file, again, reco_config, "signal", 0, progress=False)
     assert again.read_bytes() == features_files["signal"].read_bytes()
     other = tmp_path / "other.root"
-    reconstruct_chunk(signal_events_file, other, {**reco_config, "seed": reco_config["seed"] + 1}, "signal", 0,
-                      progress=False)
+    reconstruct_chunk(
+        signal_events_file,
+        other,
+        {**reco_config, "seed": reco_config["seed"] + 1},
+        "signal",
+        0,
+        progress=False,
+    )
     a = uproot.open(other)["jets"]["fatjet_mass"].array(library="np")
     b = uproot.open(features_files["signal"])["jets"]["fatjet_mass"].array(library="np")
     assert len(a) != len(b) or not np.array_equal(a, b)
@@ -186,18 +230,31 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path, signal_events_file, r
 # merge
 
 
-def test_merge_splits_deterministically_and_flattens_the_background(tmp_path, features_files, reco_config):
+def test_merge_splits_deterministically_and_flattens_the_background(
+    tmp_path, features_files, reco_config
+):
     files = [features_files["signal"], features_files["background"]]
     counts = merge_features(files, tmp_path / "a", reco_config)
     merge_features(list(reversed(files)), tmp_path / "b", reco_config)
     for split in ("train", "val", "test"):
-        assert (tmp_path / "a" / f"{split}.root").read_bytes() == (tmp_path / "b" / f"{split}.root").read_bytes()
-    tables = {s: uproot.open(tmp_path / "a" / f"{s}.root")["jets"].arrays(library="np") for s in counts}
+        assert (tmp_path / "a" / f"{split}.root").read_bytes() == (
+            tmp_path / "b" / f"{split}.root"
+        ).read_bytes()
+    tables = {
+        s: uproot.open(tmp_path / "a" / f"{s}.root")["jets"].arrays(library="np") for s in counts
+    }
     total = sum(counts.values())
     assert counts["train"] / total == pytest.approx(0.6, abs=0.07)
     # No event in two splits.
-    keys = {s: set(zip(t["label"], t["chunk"], t["event_number"], strict=True)) for s, t in tables.items()}
-    assert not keys["train"] & keys["val"] and not keys["train"] & keys["test"] and not keys["val"] & keys["test"]
+    keys = {
+        s: set(zip(t["label"], t["chunk"], t["event_number"], strict=True))
+        for s, t in tables.items()
+    }
+    assert (
+        not keys["train"] & keys["val"]
+        and not keys["train"] & keys["test"]
+        and not keys["val"] & keys["test"]
+    )
     provenance = json.loads(str(uproot.open(tmp_path / "a" / "train.root")["provenance"]))
     assert provenance["feature_names"] == list(FEATURE_NAMES)
     # Weighted background pT spectrum equals the signal's (normalised, in the weighting bins).
@@ -210,16 +267,27 @@ def test_merge_splits_deterministically_and_flattens_the_background(tmp_path, fe
     h_sig, _ = np.histogram(pt[signal], bins=edges)
     h_bkg_raw, _ = np.histogram(pt[~signal], bins=edges)
     h_bkg, _ = np.histogram(pt[~signal], bins=edges, weights=everything["weight"][~signal])
-    sig_shape, bkg_shape, raw_shape = h_sig / h_sig.sum(), h_bkg / h_bkg.sum(), h_bkg_raw / h_bkg_raw.sum()
+    sig_shape, bkg_shape, raw_shape = (
+        h_sig / h_sig.sum(),
+        h_bkg / h_bkg.sum(),
+        h_bkg_raw / h_bkg_raw.sum(),
+    )
     assert np.max(np.abs(bkg_shape - sig_shape)) < 0.01
-    assert np.max(np.abs(raw_shape - sig_shape)) > 0.03, "the test must be sensitive: raw spectra differ"
+    assert np.max(np.abs(raw_shape - sig_shape)) > 0.03, (
+        "the test must be sensitive: raw spectra differ"
+    )
 
 
 def test_merge_rejects_bad_split_fractions(tmp_path, features_files, reco_config):
     from deeppp import DeepppError
 
-    bad = {**reco_config, "reconstruction": {**reco_config["reconstruction"],
-                                             "split": {"train": 0.7, "val": 0.2, "test": 0.2}}}
+    bad = {
+        **reco_config,
+        "reconstruction": {
+            **reco_config["reconstruction"],
+            "split": {"train": 0.7, "val": 0.2, "test": 0.2},
+        },
+    }
     with pytest.raises(DeepppError, match=r"reconstruction\.split"):
         merge_features([features_files["signal"]], tmp_path, bad)
     assert not list(tmp_path.iterdir())
@@ -230,8 +298,13 @@ def test_merge_rejects_bad_split_fractions(tmp_path, features_files, reco_config
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reconstruction", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "reconstruction", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
 
 
 def test_cli_help():
@@ -246,7 +319,9 @@ def test_truncated_input_fails_naming_the_file(tmp_path, signal_events_file):
     data = signal_events_file.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
     out = tmp_path / "features" / "out.root"
-    result = _cli("run", "--events", truncated, "--out", out, "--process", "signal", "--no-progress")
+    result = _cli(
+        "run", "--events", truncated, "--out", out, "--process", "signal", "--no-progress"
+    )
     assert result.returncode != 0
     assert "truncated.root" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -255,11 +330,20 @@ def test_truncated_input_fails_naming_the_file(tmp_path, signal_events_file):
 
 def test_wrong_schema_input_fails_naming_the_file(tmp_path):
     wrong = tmp_path / "wrong.root"
-    write_root(wrong, {"events": {"event_number": np.arange(3, dtype=np.int64),
-                                  "particles": ak.zip({"px": ak.Array([[1.0], [2.0], [3.0]])})}},
-               {"stage": "test"})
+    write_root(
+        wrong,
+        {
+            "events": {
+                "event_number": np.arange(3, dtype=np.int64),
+                "particles": ak.zip({"px": ak.Array([[1.0], [2.0], [3.0]])}),
+            }
+        },
+        {"stage": "test"},
+    )
     out = tmp_path / "out.root"
-    result = _cli("run", "--events", wrong, "--out", out, "--process", "background", "--no-progress")
+    result = _cli(
+        "run", "--events", wrong, "--out", out, "--process", "background", "--no-progress"
+    )
     assert result.returncode != 0
     assert "wrong.root" in result.stderr and "particles_pid" in result.stderr
     assert not out.exists()
@@ -270,8 +354,16 @@ def test_wrong_schema_input_fails_naming_the_file(tmp_path):
 
 
 def test_process_mismatch_is_rejected(tmp_path, signal_events_file):
-    result = _cli("run", "--events", signal_events_file, "--out", tmp_path / "x.root", "--process", "background",
-                  "--no-progress")
+    result = _cli(
+        "run",
+        "--events",
+        signal_events_file,
+        "--out",
+        tmp_path / "x.root",
+        "--process",
+        "background",
+        "--no-progress",
+    )
     assert result.returncode != 0 and "signal" in result.stderr
 
 

@@ -25,8 +25,10 @@ def four_vectors(pt, eta, phi, mass=0.0):
 
 def flat_events(events: list[tuple[np.ndarray, ...]]) -> FlatEvents:
     counts = [len(e[0]) for e in events]
-    columns = {c: np.concatenate([e[i] for e in events]) if events else np.zeros(0)
-               for i, c in enumerate(("px", "py", "pz", "e"))}
+    columns = {
+        c: np.concatenate([e[i] for e in events]) if events else np.zeros(0)
+        for i, c in enumerate(("px", "py", "pz", "e"))
+    }
     return FlatEvents(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), columns)
 
 
@@ -67,7 +69,11 @@ def brute_force_variable_r(px, py, pz, e, rho, r_min, r_max, pt_min, min_constit
             _, i, j = best
             merged = (clusters[i][0] + clusters[j][0], clusters[i][1] + clusters[j][1])
             clusters = [c for k, c in enumerate(clusters) if k not in (i, j)] + [merged]
-    jets_out = [(p, sorted(m)) for p, m in finished if np.hypot(p[0], p[1]) >= pt_min and len(m) >= min_constituents]
+    jets_out = [
+        (p, sorted(m))
+        for p, m in finished
+        if np.hypot(p[0], p[1]) >= pt_min and len(m) >= min_constituents
+    ]
     return sorted(jets_out, key=lambda j: -np.hypot(j[0][0], j[0][1]))
 
 
@@ -83,13 +89,17 @@ def test_variable_r_clustering_equals_brute_force_reference():
     result = jets.cluster_variable_r(batch, VR)
     n_compared = 0
     for i, event in enumerate(events):
-        expected = brute_force_variable_r(*event, VR.rho_gev, VR.r_min, VR.r_max, VR.pt_min_gev, VR.min_tracks)
+        expected = brute_force_variable_r(
+            *event, VR.rho_gev, VR.r_min, VR.r_max, VR.pt_min_gev, VR.min_tracks
+        )
         lo, hi = result.parent_offsets[i], result.parent_offsets[i + 1]
         assert hi - lo == len(expected), f"event {i}: {hi - lo} VR jets, reference {len(expected)}"
         for k, (p4, members) in zip(range(lo, hi), expected, strict=True):
             got = np.array([result["px"][k], result["py"][k], result["pz"][k], result["e"][k]])
             np.testing.assert_allclose(got, p4, rtol=1e-10, atol=1e-9)
-            constituents = result.member_index[result.member_offsets[k]:result.member_offsets[k + 1]]
+            constituents = result.member_index[
+                result.member_offsets[k] : result.member_offsets[k + 1]
+            ]
             assert sorted(constituents.tolist()) == members
             n_compared += 1
     assert n_compared >= 10, "the comparison must cover a meaningful number of jets"
@@ -111,7 +121,7 @@ def test_effective_radius_follows_rho_over_pt_within_limits(hard_pt_gev, expecte
     pt = np.concatenate([[hard_pt_gev], np.full(ring_r.size, 1e-4)])
     result = jets.cluster_variable_r(flat_events([four_vectors(pt, eta, phi)]), VR)
     assert len(result) == 1
-    members = result.member_index[result.member_offsets[0]:result.member_offsets[1]]
+    members = result.member_index[result.member_offsets[0] : result.member_offsets[1]]
     distance = np.hypot(eta, phi)
     outside = np.setdiff1d(np.arange(len(pt)), members)
     assert 0 in members
@@ -141,25 +151,32 @@ def test_large_r_jets_and_trimming_agree_with_fastjet_python_bindings():
     assert len(large_r) >= 4
 
     def records(px, py, pz, e):
-        return ak.zip({"px": np.asarray(px), "py": np.asarray(py), "pz": np.asarray(pz), "E": np.asarray(e)})
+        return ak.zip(
+            {"px": np.asarray(px), "py": np.asarray(py), "pz": np.asarray(pz), "E": np.asarray(e)}
+        )
 
     for i, event in enumerate(events):
-        sequence = fastjet.ClusterSequence(records(*event), fastjet.JetDefinition(fastjet.antikt_algorithm, 1.0))
+        sequence = fastjet.ClusterSequence(
+            records(*event), fastjet.JetDefinition(fastjet.antikt_algorithm, 1.0)
+        )
         reference, constituents = sequence.inclusive_jets(), sequence.constituents()
         ours = np.flatnonzero(large_r["event"] == i)
         for k in ours:
             ref_pt = np.hypot(reference.px, reference.py).to_numpy()
             ref_eta = np.arcsinh(reference.pz.to_numpy() / ref_pt)
             ref_phi = np.arctan2(reference.py.to_numpy(), reference.px.to_numpy())
-            dr = np.hypot(ref_eta - large_r["ungroomed_eta"][k],
-                          np.mod(ref_phi - large_r["ungroomed_phi"][k] + np.pi, 2 * np.pi) - np.pi)
+            dr = np.hypot(
+                ref_eta - large_r["ungroomed_eta"][k],
+                np.mod(ref_phi - large_r["ungroomed_phi"][k] + np.pi, 2 * np.pi) - np.pi,
+            )
             j = int(np.argmin(dr))
             assert dr[j] < 1e-9
             assert ref_pt[j] == pytest.approx(large_r["ungroomed_pt"][k], rel=1e-9)
             # Trimming by hand: kt R = 0.2 subjets of the constituents, keep pT > 5 % of the jet.
             c = constituents[j]
-            subjets = fastjet.ClusterSequence(records(c.px, c.py, c.pz, c.E),
-                                              fastjet.JetDefinition(fastjet.kt_algorithm, 0.2)).inclusive_jets()
+            subjets = fastjet.ClusterSequence(
+                records(c.px, c.py, c.pz, c.E), fastjet.JetDefinition(fastjet.kt_algorithm, 0.2)
+            ).inclusive_jets()
             sub_pt = np.hypot(subjets.px, subjets.py).to_numpy()
             kept = sub_pt > 0.05 * ref_pt[j]
             total = np.array([np.sum(subjets[f].to_numpy()[kept]) for f in ("px", "py", "pz", "E")])
@@ -211,7 +228,9 @@ def _numerical_perigee(vx, vy, vz, px, py, pz, charge, bz):
     radius = 1e3 * pt / (detector.CURVATURE_CONSTANT * abs(charge) * bz)
     sense = -np.sign(charge * bz)
     phi = np.arctan2(py, px)
-    s = np.linspace(-3 * np.hypot(vx, vy) - 5, 3 * np.hypot(vx, vy) + 5, 2_000_001)  # transverse arc, mm
+    s = np.linspace(
+        -3 * np.hypot(vx, vy) - 5, 3 * np.hypot(vx, vy) + 5, 2_000_001
+    )  # transverse arc, mm
     turn = sense * s / radius
     x = vx + sense * radius * (np.sin(phi + turn) - np.sin(phi))
     y = vy - sense * radius * (np.cos(phi + turn) - np.cos(phi))
@@ -222,11 +241,17 @@ def _numerical_perigee(vx, vy, vz, px, py, pz, charge, bz):
 
 @pytest.mark.parametrize(
     ("vertex", "momentum", "charge"),
-    [((2.0, 1.0, 3.0), (0.7, 0.3, 0.4), 1.0), ((-1.5, 4.0, -2.0), (-0.4, 0.5, 1.0), -1.0),
-     ((0.3, -0.2, 0.0), (30.0, 5.0, -8.0), 1.0), ((5.0, 5.0, 1.0), (-0.6, -0.1, 0.2), -1.0)],
+    [
+        ((2.0, 1.0, 3.0), (0.7, 0.3, 0.4), 1.0),
+        ((-1.5, 4.0, -2.0), (-0.4, 0.5, 1.0), -1.0),
+        ((0.3, -0.2, 0.0), (30.0, 5.0, -8.0), 1.0),
+        ((5.0, 5.0, 1.0), (-0.6, -0.1, 0.2), -1.0),
+    ],
 )
 def test_helix_perigee_matches_numerical_closest_approach(vertex, momentum, charge):
-    d0, z0, _ = detector.helix_perigee(*(np.array([v]) for v in (*vertex, *momentum, charge)), bz_tesla=2.0)
+    d0, z0, _ = detector.helix_perigee(
+        *(np.array([v]) for v in (*vertex, *momentum, charge)), bz_tesla=2.0
+    )
     ref_d0, ref_z0 = _numerical_perigee(*vertex, *momentum, charge, 2.0)
     assert d0[0] == pytest.approx(ref_d0, abs=2e-5)
     assert z0[0] == pytest.approx(ref_z0, abs=2e-5)
@@ -234,12 +259,16 @@ def test_helix_perigee_matches_numerical_closest_approach(vertex, momentum, char
 
 def test_helix_perigee_limits():
     # Prompt particle: no impact parameter whatever its momentum.
-    d0, z0, phi0 = detector.helix_perigee(*(np.array([v]) for v in (0.0, 0.0, 1.2, 0.8, -0.6, 2.0, 1.0)), 2.0)
+    d0, z0, phi0 = detector.helix_perigee(
+        *(np.array([v]) for v in (0.0, 0.0, 1.2, 0.8, -0.6, 2.0, 1.0)), 2.0
+    )
     assert abs(d0[0]) < 1e-12
     assert z0[0] == pytest.approx(1.2)
     assert phi0[0] == pytest.approx(np.arctan2(-0.6, 0.8))
     # Very stiff track from (1, 0) mm flying along +y: straight line, d0 = y cos(phi) - x sin(phi) = -1.
-    d0, z0, _ = detector.helix_perigee(*(np.array([v]) for v in (1.0, 0.0, 0.0, 0.0, 5000.0, 0.0, 1.0)), 2.0)
+    d0, z0, _ = detector.helix_perigee(
+        *(np.array([v]) for v in (1.0, 0.0, 0.0, 0.0, 5000.0, 0.0, 1.0)), 2.0
+    )
     assert d0[0] == pytest.approx(-1.0, abs=1e-6)
 
 
@@ -258,9 +287,16 @@ def _single_particles(pid, pt, eta, phi, charge, vertex=(0.0, 0.0, 0.0)):
     n = len(pid)
     px, py, pz, e = four_vectors(pt, eta, phi, mass=0.0)
     return Particles(
-        offsets=np.arange(n + 1, dtype=np.int64), px=px, py=py, pz=pz, e=e,
-        pid=np.asarray(pid, np.int32), charge=np.asarray(charge, float),
-        vx_mm=np.full(n, vertex[0]), vy_mm=np.full(n, vertex[1]), vz_mm=np.full(n, vertex[2]),
+        offsets=np.arange(n + 1, dtype=np.int64),
+        px=px,
+        py=py,
+        pz=pz,
+        e=e,
+        pid=np.asarray(pid, np.int32),
+        charge=np.asarray(charge, float),
+        vx_mm=np.full(n, vertex[0]),
+        vy_mm=np.full(n, vertex[1]),
+        vz_mm=np.full(n, vertex[2]),
     )
 
 
@@ -268,19 +304,32 @@ def test_tracking_acceptance_and_efficiency():
     card = detector.load_detector_card()
     rng = np.random.default_rng(5)
     n = 40_000
-    pt = np.concatenate([rng.uniform(2.0, 50.0, n), rng.uniform(0.1, 0.45, 2000), rng.uniform(2, 50, 2000)])
-    eta = np.concatenate([rng.uniform(-1.4, 1.4, n), rng.uniform(-1, 1, 2000), rng.uniform(2.6, 4.0, 2000)])
+    pt = np.concatenate(
+        [rng.uniform(2.0, 50.0, n), rng.uniform(0.1, 0.45, 2000), rng.uniform(2, 50, 2000)]
+    )
+    eta = np.concatenate(
+        [rng.uniform(-1.4, 1.4, n), rng.uniform(-1, 1, 2000), rng.uniform(2.6, 4.0, 2000)]
+    )
     pid = np.full(len(pt), 211)
-    particles = _single_particles(pid, pt, eta, rng.uniform(-np.pi, np.pi, len(pt)), np.ones(len(pt)))
+    particles = _single_particles(
+        pid, pt, eta, rng.uniform(-np.pi, np.pi, len(pt)), np.ones(len(pt))
+    )
     tracks = detector.simulate_tracks(particles, card, rng)
     found = tracks.counts.astype(bool)
-    assert found[:n].mean() == pytest.approx(0.95, abs=0.005), "Delphes ATLAS: 95 % for pT > 1 GeV, |eta| < 1.5"
+    assert found[:n].mean() == pytest.approx(0.95, abs=0.005), (
+        "Delphes ATLAS: 95 % for pT > 1 GeV, |eta| < 1.5"
+    )
     assert not found[n:].any(), "no tracks below 0.5 GeV or beyond |eta| = 2.5"
     neutral = _single_particles([22, 2112], [10.0, 10.0], [0.1, 0.1], [0.0, 0.0], [0.0, 0.0])
     assert detector.simulate_tracks(neutral, card, rng).counts.sum() == 0
     # pT resolution: 0.05 % pT (+) 1 %  -> 1.1 % at 50 GeV
-    stiff = _single_particles(np.full(20_000, 211), np.full(20_000, 50.0), np.zeros(20_000), np.zeros(20_000),
-                              np.ones(20_000))
+    stiff = _single_particles(
+        np.full(20_000, 211),
+        np.full(20_000, 50.0),
+        np.zeros(20_000),
+        np.zeros(20_000),
+        np.ones(20_000),
+    )
     measured = detector.simulate_tracks(stiff, card, rng)["pt"]
     assert np.std(measured / 50.0) == pytest.approx(np.hypot(0.0005 * 50, 0.01), rel=0.05)
 
@@ -295,14 +344,28 @@ def test_calorimeter_response_by_particle_type():
     card = dict(card, calorimeter=calo)
     rng = np.random.default_rng(11)
     n = 4000
-    kinds = {"photon": (22, 0.0), "neutrino": (14, 0.0), "muon": (13, -1.0), "k0s": (310, 0.0),
-             "neutron": (2112, 0.0)}
+    kinds = {
+        "photon": (22, 0.0),
+        "neutrino": (14, 0.0),
+        "muon": (13, -1.0),
+        "k0s": (310, 0.0),
+        "neutron": (2112, 0.0),
+    }
     for name, (pid, charge) in kinds.items():
-        particles = _single_particles(np.full(n, pid), np.full(n, 100.0), np.full(n, 0.33), np.full(n, 0.51),
-                                      np.full(n, charge))
+        particles = _single_particles(
+            np.full(n, pid),
+            np.full(n, 100.0),
+            np.full(n, 0.33),
+            np.full(n, 0.51),
+            np.full(n, charge),
+        )
         towers = detector.simulate_towers(particles, card, rng)
-        energy = np.bincount(np.repeat(np.arange(n), towers.counts), weights=towers["e"], minlength=n)
-        em = np.bincount(np.repeat(np.arange(n), towers.counts), weights=towers["e_em"], minlength=n)
+        energy = np.bincount(
+            np.repeat(np.arange(n), towers.counts), weights=towers["e"], minlength=n
+        )
+        em = np.bincount(
+            np.repeat(np.arange(n), towers.counts), weights=towers["e_em"], minlength=n
+        )
         true_e = 100.0 * np.cosh(0.33)
         if name == "neutrino":
             assert towers.counts.sum() == 0, "neutrinos are invisible"
@@ -312,7 +375,9 @@ def test_calorimeter_response_by_particle_type():
             assert np.max(energy) < 15.0
         elif name == "photon":
             assert np.mean(energy) == pytest.approx(true_e, rel=0.003)
-            assert np.std(energy) / true_e == pytest.approx(np.hypot(0.0017, 0.101 / np.sqrt(true_e)), rel=0.1)
+            assert np.std(energy) / true_e == pytest.approx(
+                np.hypot(0.0017, 0.101 / np.sqrt(true_e)), rel=0.1
+            )
             assert np.all(em == energy)
         elif name == "k0s":
             assert np.mean(em) / np.mean(energy) == pytest.approx(0.3, abs=0.02)
@@ -321,7 +386,9 @@ def test_calorimeter_response_by_particle_type():
             assert np.all(em == 0)
     # Tower granularity: 0.1 x 0.1 central, 0.2 x 0.2 forward, nothing beyond |eta| = 4.9.
     grid = detector.TowerGrid.from_card(card["calorimeter"])
-    eta_lo, eta_hi, phi_lo, phi_hi = grid.cell(grid.tower_id(np.array([0.33, 3.3, -4.0]), np.array([0.51, 0.51, 0.51])))
+    eta_lo, eta_hi, phi_lo, phi_hi = grid.cell(
+        grid.tower_id(np.array([0.33, 3.3, -4.0]), np.array([0.51, 0.51, 0.51]))
+    )
     np.testing.assert_allclose(eta_hi - eta_lo, [0.1, 0.2, 0.2])
     np.testing.assert_allclose(phi_hi - phi_lo, [2 * np.pi / 64, 2 * np.pi / 32, 2 * np.pi / 32])
     assert eta_lo[0] <= 0.33 < eta_hi[0]
@@ -350,6 +417,8 @@ def test_detector_card_and_config_validation_name_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key reconstruction\.large_r\.radus"):
         validate_config({"seed": 1, "reconstruction": {"large_r": {"radus": 1.0}}})
     card = tmp_path / "card.yaml"
-    card.write_text(detector.DEFAULT_CARD_PATH.read_text().replace("bz_tesla: 2.0", "bz_tesla: two"))
+    card.write_text(
+        detector.DEFAULT_CARD_PATH.read_text().replace("bz_tesla: 2.0", "bz_tesla: two")
+    )
     with pytest.raises(detector.DetectorCardError, match=r"magnetic_field\.bz_tesla"):
         detector.load_detector_card(card)

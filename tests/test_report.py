@@ -20,7 +20,9 @@ def _metrics(path: Path, name: str, auc: float, rejections: tuple[float, float, 
     for eff, value in zip((50, 60, 70), rejections, strict=True):
         test[f"rejection_{eff}"] = {"value": value, "uncertainty": value / 10}
     path.mkdir(parents=True)
-    (path / "metrics.json").write_text(json.dumps({"model": name, "hidden_nodes": 77, "multiplications": 1955, "test": test}))
+    (path / "metrics.json").write_text(
+        json.dumps({"model": name, "hidden_nodes": 77, "multiplications": 1955, "test": test})
+    )
     return path / "metrics.json"
 
 
@@ -31,12 +33,16 @@ def test_published_reference_file_is_sound():
         for point in reference["rejection_points"]:
             assert 0 < point["signal_efficiency"] < 1
             assert point["background_rejection"] > 1
-            assert str(point["background_rejection"]).rstrip("0").rstrip(".") in point["quote"].replace(",", "")
+            assert str(point["background_rejection"]).rstrip("0").rstrip(".") in point[
+                "quote"
+            ].replace(",", "")
 
 
 def test_comparison_sets_our_figures_beside_the_published_ones(tmp_path):
-    metrics = [_metrics(tmp_path / "a", "unpruned", 0.95, (120.0, 60.0, 25.0)),
-               _metrics(tmp_path / "b", "autopruner_h30", 0.94, (100.0, 50.0, 20.0))]
+    metrics = [
+        _metrics(tmp_path / "a", "unpruned", 0.95, (120.0, 60.0, 25.0)),
+        _metrics(tmp_path / "b", "autopruner_h30", 0.94, (100.0, 50.0, 20.0)),
+    ]
     rows = build_comparison(metrics, REPO / "report" / "atlas_reference.yaml", tmp_path / "out")
     assert [r["source"] for r in rows[:2]] == ["deeppp: unpruned", "deeppp: autopruner_h30"]
     assert rows[0]["rejection_50"] == "120.0 ± 12.0"
@@ -62,4 +68,6 @@ def test_a_published_number_without_its_quote_is_refused(tmp_path):
 
 def test_missing_metrics_file_is_named(tmp_path):
     with pytest.raises(DeepppError, match="metrics file does not exist"):
-        build_comparison([tmp_path / "none" / "metrics.json"], REPO / "report" / "atlas_reference.yaml", tmp_path)
+        build_comparison(
+            [tmp_path / "none" / "metrics.json"], REPO / "report" / "atlas_reference.yaml", tmp_path
+        )

@@ -54,12 +54,19 @@ def _write_config(workdir: Path) -> Path:
 
 def _snakemake(workdir: Path, configfile: Path, *args: str) -> list[str]:
     return [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--profile", str(REPO / "profiles" / "default"),
-        "--configfile", str(configfile),
-        "--cores", "2",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(REPO / "profiles" / "default"),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
         *args,
     ]
 
@@ -105,7 +112,12 @@ def _job_outputs(log: str) -> tuple[dict[int, str], set[int]]:
             flags=re.MULTILINE,
         )
     }
-    finished = {int(jobid) for jobid in re.findall(r"^Finished jobid: (\d+) \(Rule: generate_events\)", log, flags=re.MULTILINE)}
+    finished = {
+        int(jobid)
+        for jobid in re.findall(
+            r"^Finished jobid: (\d+) \(Rule: generate_events\)", log, flags=re.MULTILINE
+        )
+    }
     return started, finished
 
 
@@ -116,7 +128,10 @@ def _run_and_interrupt(workdir: Path, configfile: Path, how: str) -> set[Path]:
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             _snakemake(workdir, configfile, "generation"),
-            stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -147,7 +162,9 @@ def _run_and_interrupt(workdir: Path, configfile: Path, how: str) -> set[Path]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["sigint", "sigkill"])
-def test_interrupted_workflow_resumes_without_redoing_finished_chunks(tmp_path: Path, how: str) -> None:
+def test_interrupted_workflow_resumes_without_redoing_finished_chunks(
+    tmp_path: Path, how: str
+) -> None:
     start = time.monotonic()
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -168,19 +185,28 @@ def test_interrupted_workflow_resumes_without_redoing_finished_chunks(tmp_path: 
         # The dead Snakemake still holds the directory lock: a restart must say so and stop...
         locked = subprocess.run(
             _snakemake(workdir, configfile, "generation"),
-            capture_output=True, text=True, env=_env(), timeout=RUN_TIMEOUT_S,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=RUN_TIMEOUT_S,
         )
         assert locked.returncode != 0
         assert "cannot be locked" in locked.stdout + locked.stderr
         # ... until the user unlocks it, as the message says.
         subprocess.run(
             _snakemake(workdir, configfile, "--unlock"),
-            check=True, capture_output=True, env=_env(), timeout=RUN_TIMEOUT_S,
+            check=True,
+            capture_output=True,
+            env=_env(),
+            timeout=RUN_TIMEOUT_S,
         )
 
     restart = subprocess.run(
         _snakemake(workdir, configfile, "generation"),
-        capture_output=True, text=True, env=_env(), timeout=RUN_TIMEOUT_S,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=RUN_TIMEOUT_S,
     )
     log = restart.stdout + restart.stderr
     assert restart.returncode == 0, log[-3000:]
@@ -201,7 +227,9 @@ def test_interrupted_workflow_resumes_without_redoing_finished_chunks(tmp_path: 
     for path in outputs:
         _assert_readable(path)
     extras = sorted(
-        path for path in (workdir / "results" / "events").rglob("*") if path.is_file() and path not in outputs
+        path
+        for path in (workdir / "results" / "events").rglob("*")
+        if path.is_file() and path not in outputs
     )
     assert all(re.fullmatch(r"\.\d{3}\.root\..+\.root", path.name) for path in extras), extras
 
@@ -211,11 +239,29 @@ def test_interrupted_workflow_resumes_without_redoing_finished_chunks(tmp_path: 
     process, chunk = redone.parent.name, int(redone.stem)
     reference = tmp_path / "reference.root"
     subprocess.run(
-        [sys.executable, "-m", "generation", "--config", str(workdir / "results" / "config" / "generation.yaml"),
-         "--process", process, "--chunk", str(chunk), "--out", str(reference), "--no-progress"],
-        check=True, capture_output=True, cwd=workdir, env=_env(), timeout=RUN_TIMEOUT_S,
+        [
+            sys.executable,
+            "-m",
+            "generation",
+            "--config",
+            str(workdir / "results" / "config" / "generation.yaml"),
+            "--process",
+            process,
+            "--chunk",
+            str(chunk),
+            "--out",
+            str(reference),
+            "--no-progress",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=workdir,
+        env=_env(),
+        timeout=RUN_TIMEOUT_S,
     )
     assert reference.read_bytes() == redone.read_bytes()
 
-    print(f"resume after {how}: {len(kept)}/{len(outputs)} chunks kept, "
-          f"{len(rerun)} rerun, {len(extras)} temporary leftovers, {time.monotonic() - start:.1f} s")
+    print(
+        f"resume after {how}: {len(kept)}/{len(outputs)} chunks kept, "
+        f"{len(rerun)} rerun, {len(extras)} temporary leftovers, {time.monotonic() - start:.1f} s"
+    )

@@ -85,10 +85,14 @@ def _install_slurm() -> str:
     if not missing:
         return "slurm-wlm and munge already installed"
     if os.geteuid() != 0:
-        pytest.skip(f"Slurm is not installed ({', '.join(missing)} missing) and installing it needs root")
+        pytest.skip(
+            f"Slurm is not installed ({', '.join(missing)} missing) and installing it needs root"
+        )
     apt_get = shutil.which("apt-get", path=_path_with_system_dirs())
     if apt_get is None:
-        pytest.skip(f"Slurm is not installed ({', '.join(missing)} missing) and there is no apt-get")
+        pytest.skip(
+            f"Slurm is not installed ({', '.join(missing)} missing) and there is no apt-get"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": _path_with_system_dirs()}
     # Wait for a dpkg lock held by e.g. unattended-upgrades on a freshly booted machine.
     lock_wait = ["-o", "DPkg::Lock::Timeout=300"]
@@ -96,7 +100,9 @@ def _install_slurm() -> str:
         [apt_get, *lock_wait, "-q", "update"],
         [apt_get, *lock_wait, "-q", "-y", "--no-install-recommends", "install", *SLURM_PACKAGES],
     ):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S
+        )
         if done.returncode != 0:
             pytest.fail(
                 f"cannot install Slurm: `{' '.join(command)}` exited {done.returncode}:\n"
@@ -104,7 +110,9 @@ def _install_slurm() -> str:
             )
     missing = _missing_tools()
     if missing:
-        pytest.fail(f"apt-get installed {' '.join(SLURM_PACKAGES)} but {', '.join(missing)} are still missing")
+        pytest.fail(
+            f"apt-get installed {' '.join(SLURM_PACKAGES)} but {', '.join(missing)} are still missing"
+        )
     return f"installed {' '.join(SLURM_PACKAGES)} with apt-get"
 
 
@@ -113,42 +121,63 @@ def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """A running single-node cluster; yields the environment its clients need. Torn down (jobs
     cancelled, daemons stopped, scratch directory removed) also when the test fails."""
     if os.geteuid() != 0:
-        pytest.skip("a private Slurm cluster needs root (slurmd runs jobs as their submitting user)")
+        pytest.skip(
+            "a private Slurm cluster needs root (slurmd runs jobs as their submitting user)"
+        )
     started = time.monotonic()
     installed = _install_slurm()
     t_install = time.monotonic() - started
     # A short scratch path: munge's socket path must fit in 108 bytes.
     cluster_dir = Path(tempfile.mkdtemp(prefix="deeppp-slurm-", dir="/tmp"))
-    env = {**os.environ, "PATH": _path_with_system_dirs(), "SLURM_CONF": str(cluster_dir / "etc" / "slurm.conf")}
+    env = {
+        **os.environ,
+        "PATH": _path_with_system_dirs(),
+        "SLURM_CONF": str(cluster_dir / "etc" / "slurm.conf"),
+    }
     try:
         try:
             start = subprocess.run(
                 ["bash", str(SLURM_SCRIPTS / "start.sh"), str(cluster_dir)],
-                capture_output=True, text=True, env=env, timeout=180,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=180,
             )
         except subprocess.TimeoutExpired as err:
             pytest.fail(f"Slurm did not start within {err.timeout} s:\n{err.stdout}{err.stderr}")
         if start.returncode != 0:
             pytest.fail(f"Slurm did not start:\n{start.stdout}{start.stderr}")
-        _report(request.config, f"{installed} in {t_install:.0f} s; cluster up in "
-                f"{time.monotonic() - started - t_install:.1f} s ({cluster_dir})")
+        _report(
+            request.config,
+            f"{installed} in {t_install:.0f} s; cluster up in "
+            f"{time.monotonic() - started - t_install:.1f} s ({cluster_dir})",
+        )
         yield {**env, "DEEPPP_SLURM_DIR": str(cluster_dir)}
     finally:
         subprocess.run(
             ["bash", str(SLURM_SCRIPTS / "stop.sh"), str(cluster_dir)],
-            capture_output=True, env=env, timeout=120, check=False,
+            capture_output=True,
+            env=env,
+            timeout=120,
+            check=False,
         )
         shutil.rmtree(cluster_dir, ignore_errors=True)
 
 
-def _snakemake(workdir: Path, configfile: Path, *args: str, env: dict[str, str]) -> tuple[str, float]:
+def _snakemake(
+    workdir: Path, configfile: Path, *args: str, env: dict[str, str]
+) -> tuple[str, float]:
     """Run Snakemake on the repository's Snakefile in ``workdir``; return its log and wall time."""
-    done, seconds = run_snakemake(workdir, configfile, *args, targets=(TARGET,), env=env, check=False)
+    done, seconds = run_snakemake(
+        workdir, configfile, *args, targets=(TARGET,), env=env, check=False
+    )
     log = done.stdout + done.stderr
     if done.returncode != 0:
         # The Slurm side of failed jobs (sbatch/srun errors) is in the per-job Slurm logs.
         job_logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))[:3]
-        tails = "".join(f"\n--- {path}:\n" + "\n".join(path.read_text().splitlines()[-20:]) for path in job_logs)
+        tails = "".join(
+            f"\n--- {path}:\n" + "\n".join(path.read_text().splitlines()[-20:]) for path in job_logs
+        )
         pytest.fail(f"Snakemake in {workdir} exited {done.returncode}:\n{log[-5000:]}{tails}")
     return log, seconds
 
@@ -191,9 +220,14 @@ def test_tiny_workflow_on_slurm_matches_local_run(
     # stay visible for MinJobAge = 600 s); short status intervals keep the tiny run quick.
     slurm_dir, slurm_config = workdir_with_config(tmp_path / "slurm")
     slurm_log, t_slurm = _snakemake(
-        slurm_dir, slurm_config, "--profile", str(REPO / "profiles" / "slurm"),
-        "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "2",
+        slurm_dir,
+        slurm_config,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
         "--slurm-keep-successful-logs",
         env=slurm_cluster,
     )
@@ -203,8 +237,10 @@ def test_tiny_workflow_on_slurm_matches_local_run(
     remote_jobs = _jobs_per_rule(slurm_log, "rule")
     local_in_slurm_run = _jobs_per_rule(slurm_log, "localrule")
     assert remote_jobs.get("generate_events", 0) == local_jobs["generate_events"], slurm_log[-3000:]
-    combined = {name: remote_jobs.get(name, 0) + local_in_slurm_run.get(name, 0)
-                for name in {*remote_jobs, *local_in_slurm_run}}
+    combined = {
+        name: remote_jobs.get(name, 0) + local_in_slurm_run.get(name, 0)
+        for name in {*remote_jobs, *local_in_slurm_run}
+    }
     assert combined == local_jobs
     assert TARGET in local_in_slurm_run
 
@@ -216,14 +252,21 @@ def test_tiny_workflow_on_slurm_matches_local_run(
     assert len(slurm_ids) == len(set(slurm_ids)) == sum(remote_jobs.values()), slurm_log[-3000:]
     squeue = subprocess.run(
         ["squeue", "--states=all", "--noheader", "--format=%i|%j|%T", f"--name={run_id}"],
-        capture_output=True, text=True, env=slurm_cluster, check=True,
+        capture_output=True,
+        text=True,
+        env=slurm_cluster,
+        check=True,
     ).stdout
     states = {line.split("|")[0]: line.split("|")[2] for line in squeue.splitlines()}
     assert states == dict.fromkeys(slurm_ids, "COMPLETED"), squeue
     jobcomp = _jobcomp_records(Path(slurm_cluster["DEEPPP_SLURM_DIR"]) / "log" / "jobcomp.log")
     for slurm_id in slurm_ids:
         record = jobcomp[slurm_id]
-        assert (record["Name"], record["JobState"], record["ExitCode"]) == (run_id, "COMPLETED", "0:0"), record
+        assert (record["Name"], record["JobState"], record["ExitCode"]) == (
+            run_id,
+            "COMPLETED",
+            "0:0",
+        ), record
     # The per-job Slurm logs show the job step ran the rule inside the allocation.
     slurm_logs = list((slurm_dir / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert sorted(path.stem for path in slurm_logs) == sorted(slurm_ids)
@@ -237,9 +280,14 @@ def test_tiny_workflow_on_slurm_matches_local_run(
     for pattern in BITWISE_IDENTICAL:
         for local_file in sorted(local_results.glob(pattern)):
             slurm_file = slurm_results / local_file.relative_to(local_results)
-            assert slurm_file.read_bytes() == local_file.read_bytes(), f"{slurm_file} differs from the local run"
+            assert slurm_file.read_bytes() == local_file.read_bytes(), (
+                f"{slurm_file} differs from the local run"
+            )
             compared += 1
     assert compared >= local_jobs["generate_events"]
 
-    _report(request.config, f"target {TARGET}: local run {t_local:.1f} s, Slurm run {t_slurm:.1f} s, "
-            f"{len(slurm_ids)} sbatch jobs, {compared} files bitwise identical")
+    _report(
+        request.config,
+        f"target {TARGET}: local run {t_local:.1f} s, Slurm run {t_slurm:.1f} s, "
+        f"{len(slurm_ids)} sbatch jobs, {compared} files bitwise identical",
+    )

@@ -45,10 +45,14 @@ def test_every_stage_produced_its_artefacts(tiny_workflow):
 
 
 def test_dataset_has_39_features_and_both_classes(tiny_workflow):
-    test = read_tree(tiny_workflow.results / "dataset" / "test.root", "jets", [*FEATURE_NAMES, "label", "weight"])
+    test = read_tree(
+        tiny_workflow.results / "dataset" / "test.root", "jets", [*FEATURE_NAMES, "label", "weight"]
+    )
     labels = test.label.to_numpy()
     assert 0 < labels.sum() < len(labels)
-    assert read_provenance(tiny_workflow.results / "dataset" / "test.root")["feature_names"] == list(FEATURE_NAMES)
+    assert read_provenance(tiny_workflow.results / "dataset" / "test.root")[
+        "feature_names"
+    ] == list(FEATURE_NAMES)
 
 
 def test_tagger_separates_and_pruning_meets_the_budget(tiny_workflow):
@@ -69,7 +73,9 @@ def test_summary_tables_are_filled(tiny_workflow):
     results = tiny_workflow.results
     with (results / "ml" / "summary.csv").open() as handle:
         ml_rows = list(csv.DictReader(handle))
-    assert {"unpruned", "autopruner_h30", "ptr_h30", "retrained_h30"} <= {r["model"] for r in ml_rows}
+    assert {"unpruned", "autopruner_h30", "ptr_h30", "retrained_h30"} <= {
+        r["model"] for r in ml_rows
+    }
     with (results / "firmware" / "summary.csv").open() as handle:
         fw_rows = {r["model"]: r for r in csv.DictReader(handle)}
     assert {"unpruned", "autopruner_h30"} <= set(fw_rows)
@@ -78,9 +84,13 @@ def test_summary_tables_are_filled(tiny_workflow):
         assert row["lut_tool"] in {"yosys", "da4ml-estimate", "vivado", "vitis"}
         assert int(row["latency_cycles"]) > 0
         assert float(row["auc_firmware"]) > 0.8
-        assert int(row["hls4ml_mismatches"]) == 0, "hls4ml emulation must equal the fixed-point reference"
+        assert int(row["hls4ml_mismatches"]) == 0, (
+            "hls4ml emulation must equal the fixed-point reference"
+        )
     # pruning to 30 % of the hidden nodes costs fewer multiplications on the FPGA
-    assert int(fw_rows["autopruner_h30"]["multiplications"]) < int(fw_rows["unpruned"]["multiplications"])
+    assert int(fw_rows["autopruner_h30"]["multiplications"]) < int(
+        fw_rows["unpruned"]["multiplications"]
+    )
     comparison = (results / "report" / "comparison.md").read_text()
     assert "deeppp: unpruned" in comparison
     assert "atlas-gn2x-2023" in comparison
@@ -99,7 +109,9 @@ def test_nothing_is_redone_and_single_stages_rerun(tiny_workflow):
     done, _ = run_snakemake(workdir, configfile, "--cores", "1", "--dry-run")
     assert "Nothing to be done" in done.stdout + done.stderr
     # forcing one stage's rule reruns that rule and everything downstream, nothing upstream
-    done, _ = run_snakemake(workdir, configfile, "--cores", "1", "--dry-run", "--forcerun", "merge_dataset")
+    done, _ = run_snakemake(
+        workdir, configfile, "--cores", "1", "--dry-run", "--forcerun", "merge_dataset"
+    )
     log = done.stdout + done.stderr
     jobs = set(re.findall(r"^rule (\w+):$", log, flags=re.MULTILINE))
     assert "merge_dataset" in jobs
@@ -113,8 +125,15 @@ def test_bad_config_stops_before_any_job(tmp_path):
     config = yaml.safe_load(configfile.read_text())
     config["generation"]["processes"]["signal"]["events_per_chunk"] = -10
     configfile.write_text(yaml.safe_dump(config))
-    done = subprocess.run(snakemake_command(workdir, configfile, "--cores", "1"), capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        snakemake_command(workdir, configfile, "--cores", "1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
-    assert "generation.processes.signal.events_per_chunk: -10 is less than the minimum of 1" in done.stderr
+    assert (
+        "generation.processes.signal.events_per_chunk: -10 is less than the minimum of 1"
+        in done.stderr
+    )
     assert not (workdir / "results" / "events").exists()

@@ -31,13 +31,21 @@ def workdir_with_config(root: Path, config_path: Path = TINY_CONFIG) -> tuple[Pa
     return root, configfile
 
 
-def snakemake_command(workdir: Path, configfile: Path, *args: str, targets: tuple[str, ...] = ()) -> list[str]:
+def snakemake_command(
+    workdir: Path, configfile: Path, *args: str, targets: tuple[str, ...] = ()
+) -> list[str]:
     """Targets come first: several options (--configfile, --set-resources) take many values."""
     return [
-        sys.executable, "-m", "snakemake", *targets,
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(configfile),
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
         *args,
     ]
 
@@ -56,5 +64,7 @@ def run_snakemake(
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
     (workdir / "snakemake.log").write_text(done.stdout + done.stderr)
     if check and done.returncode != 0:
-        raise AssertionError(f"`{' '.join(command)}` exited {done.returncode}:\n{(done.stdout + done.stderr)[-5000:]}")
+        raise AssertionError(
+            f"`{' '.join(command)}` exited {done.returncode}:\n{(done.stdout + done.stderr)[-5000:]}"
+        )
     return done, time.monotonic() - started
