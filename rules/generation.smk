@@ -1,6 +1,8 @@
 # Generation: one job per (process, chunk), each with its own seed derived from (seed, process, chunk).
 #   snakemake --cores 2 generation            (re)generate only the event files
 
+from deeppp.contracts import chunk_file_name
+
 
 def event_chunks():
     """(process, chunk) pairs the config asks for."""
@@ -12,7 +14,7 @@ def event_chunks():
 
 
 def event_file(process, chunk):
-    return f"{RESULTS}/events/{process}/{chunk:03d}.root"
+    return f"{RESULTS}/events/{process}/{chunk_file_name(chunk)}"
 
 
 def _maybe_temp(path):
