@@ -15,8 +15,7 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 # --------------------------------------------------------------------------------------------
 # Files, trees and branches
@@ -64,12 +63,15 @@ def dataset_file_name(split: str) -> str:
     return f"{split}.root"
 
 
-class TruthRole(IntEnum):
-    """``role`` of a truth particle in the events tree (generation -> reconstruction labels)."""
+class TruthRole:
+    """``role`` of a truth particle in the events tree (generation -> reconstruction labels).
 
-    HIGGS = 1  #: the last Higgs copy before its decay
-    HIGGS_B = 2  #: a b quark from the Higgs decay
-    HARD_PARTON = 3  #: an outgoing parton of the hard 2 -> 2 process
+    Plain ints, not an ``IntEnum``: awkward's ufuncs refuse enum members as operands.
+    """
+
+    HIGGS: Final = 1  #: the last Higgs copy before its decay
+    HIGGS_B: Final = 2  #: a b quark from the Higgs decay
+    HARD_PARTON: Final = 3  #: an outgoing parton of the hard 2 -> 2 process
 
 
 # --------------------------------------------------------------------------------------------

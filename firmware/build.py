@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deeppp import DeepppError
+from deeppp import CheckError, DeepppError
 from deeppp.atomic import write_json_atomic
 from deeppp.contracts import JETS_TREE
 from deeppp.metrics import point_metrics
@@ -37,7 +37,7 @@ from firmware.settings import FirmwareSettings
 from ml.model_io import Tagger, load_tagger
 
 
-class FirmwareCheckError(DeepppError):
+class FirmwareCheckError(CheckError):
     """Two implementations that must agree bit by bit do not; names them and the count."""
 
 
