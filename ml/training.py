@@ -231,6 +231,156 @@ class PlainHooks(TrainingHooks):
     """Plain training (early stopping); optionally with the gauge decay on some layers."""
 
 
+class EpochLoop:
+    """The loop shared by every training: epochs of seeded mini-batches, one optimiser step per
+    batch with the hooks around it, checkpoints at epoch ends and where the hooks ask, early
+    stopping for plain training."""
+
+    def __init__(
+        self,
+        net: GatedTagger,
+        train: Tensors,
+        val: Tensors,
+        settings: TrainingSettings,
+        seed: int,
+        hooks: TrainingHooks,
+        desc: str,
+    ) -> None:
+        self.net, self.train, self.val, self.settings = net, train, val, settings
+        self.hooks, self.desc = hooks, desc
+        net.to(train.x.device)
+        net.train()
+        self.steps_per_epoch = max(1, -(-len(train) // settings.batch_size))
+        self.result = FitResult(train_jets=len(train), steps_per_epoch=self.steps_per_epoch)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.optimiser = torch.optim.Adam(
+            hooks.param_groups(net, settings), lr=settings.learning_rate
+        )
+        hooks.start(net, self.optimiser)
+        self.step = 0
+        self.trace_every = max(1, self.steps_per_epoch // 10)
+        self.loss_sum, self.loss_n, self.trace_sum, self.trace_n = 0.0, 0, 0.0, 0
+
+    def optimiser_step(self, index: torch.Tensor, phase: str) -> None:
+        """One step: hooks, classifier loss (+ the hooks' term), divergence check, updates."""
+        hooks, step = self.hooks, self.step
+        started = time.perf_counter()
+        hooks.before_step(step)
+        loss = weighted_bce(self.net(self.train.x[index]), self.train.y[index], self.train.w[index])
+        extra = hooks.extra_loss(step)
+        total = loss if extra is None else loss + extra
+        self.optimiser.zero_grad(set_to_none=True)
+        hooks.zero_grad()
+        total.backward()
+        value = float(loss.detach())
+        if not math.isfinite(value) or (extra is not None and not bool(torch.isfinite(extra))):
+            raise TrainingDivergedError(
+                f"{self.desc}: non-finite loss at optimiser step {step} (epoch "
+                f"{step / self.steps_per_epoch:.2f}, phase {phase}); the training diverged: "
+                f"lower ml.learning_rate (now {self.settings.learning_rate:g})"
+            )
+        hooks.after_backward(step)
+        self.optimiser.step()
+        hooks.after_step(step)
+        self.step += 1
+        result = self.result
+        result.jet_passes += int(index.numel())
+        seconds = time.perf_counter() - started
+        result.phase_seconds[phase] = result.phase_seconds.get(phase, 0.0) + seconds
+        result.phase_steps[phase] = result.phase_steps.get(phase, 0) + 1
+        self.loss_sum += value
+        self.loss_n += 1
+        self.trace_sum += value
+        self.trace_n += 1
+
+    def trace(self, end_of_epoch: bool) -> None:
+        """About ten classifier-loss points per epoch (the bumps of the pruning steps)."""
+        if self.trace_n == self.trace_every or (end_of_epoch and self.trace_n):
+            epoch = round(self.step / self.steps_per_epoch, 6)
+            self.result.loss_trace.append((epoch, self.trace_sum / self.trace_n))
+            self.trace_sum, self.trace_n = 0.0, 0
+
+    def checkpoint(self, phase: str) -> bool:
+        """Validation metrics and gate values; returns whether the hooks stop the training."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.net.parameters()):
+            raise TrainingDivergedError(
+                f"{self.desc}: non-finite weights after {self.step} optimiser steps (the training"
+                " diverged; lower ml.learning_rate)"
+            )
+        val_loss, val_auc = evaluate(self.net, self.val)
+        record: dict[str, Any] = {
+            "step": self.step,
+            "epoch": round(self.step / self.steps_per_epoch, 6),
+            "phase": phase,
+            "train_loss": self.loss_sum / self.loss_n if self.loss_n else None,
+            "val_loss": val_loss,
+            "val_auc": val_auc,
+            "gates": gate_snapshot(self.net),
+        }
+        self.loss_sum, self.loss_n = 0.0, 0
+        stop = self.hooks.at_checkpoint(self.step, record)
+        self.result.history.append(record)
+        return stop
+
+    def run(self, max_epochs: int) -> FitResult:
+        start = time.perf_counter()
+        hooks, result, settings = self.hooks, self.result, self.settings
+        limit = hooks.step_limit()
+        epoch_limit = (
+            max_epochs if limit is None else max(max_epochs, -(-limit // self.steps_per_epoch))
+        )
+        best_loss, best_state, waited = math.inf, None, 0
+        self.checkpoint("init")
+        bar = tqdm(total=epoch_limit, desc=self.desc, disable=not settings.progress, leave=False)
+        stop = False
+        for _epoch in range(epoch_limit):
+            order = torch.randperm(len(self.train), generator=self.generator).to(
+                self.train.x.device
+            )
+            checkpointed = False
+            for batch in range(self.steps_per_epoch):
+                phase = hooks.phase(self.step)
+                index = order[batch * settings.batch_size : (batch + 1) * settings.batch_size]
+                self.optimiser_step(index, phase)
+                self.trace(end_of_epoch=batch == self.steps_per_epoch - 1)
+                checkpointed = hooks.checkpoint_due(self.step)
+                if checkpointed:
+                    stop = self.checkpoint(phase)
+                if stop or (limit is not None and self.step >= limit):
+                    break
+            self.trace(end_of_epoch=True)
+            if not checkpointed and not stop:
+                stop = self.checkpoint(hooks.phase(self.step - 1))
+            record = result.history[-1]
+            bar.update()
+            bar.set_postfix(phase=record["phase"], val_auc=f"{record['val_auc']:.4f}")
+            if stop or (limit is not None and self.step >= limit):
+                break
+            if not hooks.early_stopping:
+                continue
+            if record["val_loss"] < best_loss:
+                best_loss, waited = record["val_loss"], 0
+                best_state = copy.deepcopy(self.net.state_dict())
+                result.best_step = self.step
+            else:
+                waited += 1
+                if waited >= settings.patience:
+                    result.stopped = f"early stopping after {waited} epochs without improvement"
+                    break
+        bar.close()
+        result.optimiser_steps = self.step
+        if not result.stopped:
+            reached = limit is not None and self.step >= limit
+            result.stopped = "hooks" if stop else ("step limit" if reached else "epochs")
+        hooks.finish(result)
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        else:
+            result.best_step = self.step
+        result.wall_time_s = time.perf_counter() - start
+        return result
+
+
 def train_loop(
     net: GatedTagger,
     train: Tensors,
@@ -242,127 +392,10 @@ def train_loop(
     max_epochs: int | None = None,
     desc: str = "training",
 ) -> FitResult:
-    """Train ``net`` in place; returns the record. ``max_epochs`` defaults to the setting."""
-    start = time.perf_counter()
-    device = train.x.device
-    net.to(device)
-    net.train()
-    n_train = len(train)
-    steps_per_epoch = max(1, -(-n_train // settings.batch_size))
-    result = FitResult(train_jets=n_train, steps_per_epoch=steps_per_epoch)
-    generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(hooks.param_groups(net, settings), lr=settings.learning_rate)
-    hooks.start(net, optimiser)
-    limit = hooks.step_limit()
-    epoch_limit = max_epochs if max_epochs is not None else settings.max_epochs
-    if limit is not None:
-        epoch_limit = max(epoch_limit, -(-limit // steps_per_epoch))
-    trace_every = max(1, steps_per_epoch // 10)
-    best_loss, best_state, waited = math.inf, None, 0
-    step = 0
-    loss_sum, loss_n, trace_sum, trace_n = 0.0, 0, 0.0, 0
-
-    def checkpoint(phase: str) -> bool:
-        nonlocal loss_sum, loss_n
-        if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
-            raise TrainingDivergedError(
-                f"{desc}: non-finite weights after {step} optimiser steps (the training diverged;"
-                " lower ml.learning_rate)"
-            )
-        val_loss, val_auc = evaluate(net, val)
-        record: dict[str, Any] = {
-            "step": step,
-            "epoch": round(step / steps_per_epoch, 6),
-            "phase": phase,
-            "train_loss": loss_sum / loss_n if loss_n else None,
-            "val_loss": val_loss,
-            "val_auc": val_auc,
-            "gates": gate_snapshot(net),
-        }
-        loss_sum, loss_n = 0.0, 0
-        stop = hooks.at_checkpoint(step, record)
-        result.history.append(record)
-        return stop
-
-    checkpoint("init")
-    bar = tqdm(total=epoch_limit, desc=desc, disable=not settings.progress, leave=False)
-    stop = False
-    for _epoch in range(epoch_limit):
-        order = torch.randperm(n_train, generator=generator).to(device)
-        checkpointed = False
-        for batch in range(steps_per_epoch):
-            phase = hooks.phase(step)
-            step_start = time.perf_counter()
-            hooks.before_step(step)
-            index = order[batch * settings.batch_size : (batch + 1) * settings.batch_size]
-            loss = weighted_bce(net(train.x[index]), train.y[index], train.w[index])
-            extra = hooks.extra_loss(step)
-            total = loss if extra is None else loss + extra
-            optimiser.zero_grad(set_to_none=True)
-            hooks.zero_grad()
-            total.backward()
-            value = float(loss.detach())
-            if not math.isfinite(value) or (extra is not None and not bool(torch.isfinite(extra))):
-                raise TrainingDivergedError(
-                    f"{desc}: non-finite loss at optimiser step {step} (epoch "
-                    f"{step / steps_per_epoch:.2f}, phase {phase}); the training diverged: lower "
-                    f"ml.learning_rate (now {settings.learning_rate:g})"
-                )
-            hooks.after_backward(step)
-            optimiser.step()
-            hooks.after_step(step)
-            step += 1
-            result.jet_passes += int(index.numel())
-            result.phase_seconds[phase] = (
-                result.phase_seconds.get(phase, 0.0) + time.perf_counter() - step_start
-            )
-            result.phase_steps[phase] = result.phase_steps.get(phase, 0) + 1
-            loss_sum += value
-            loss_n += 1
-            trace_sum += value
-            trace_n += 1
-            if trace_n == trace_every or batch == steps_per_epoch - 1:
-                result.loss_trace.append((round(step / steps_per_epoch, 6), trace_sum / trace_n))
-                trace_sum, trace_n = 0.0, 0
-            checkpointed = False
-            if hooks.checkpoint_due(step):
-                checkpointed = True
-                stop = checkpoint(phase)
-            if stop or (limit is not None and step >= limit):
-                break
-        if not checkpointed and not stop:
-            stop = checkpoint(hooks.phase(step - 1))
-        record = result.history[-1]
-        bar.update()
-        bar.set_postfix(phase=record["phase"], val_auc=f"{record['val_auc']:.4f}")
-        if stop or (limit is not None and step >= limit):
-            break
-        if hooks.early_stopping:
-            if record["val_loss"] < best_loss:
-                best_loss, best_state, waited = (
-                    record["val_loss"],
-                    copy.deepcopy(net.state_dict()),
-                    0,
-                )
-                result.best_step = step
-            else:
-                waited += 1
-                if waited >= settings.patience:
-                    result.stopped = f"early stopping after {waited} epochs without improvement"
-                    break
-    bar.close()
-    result.optimiser_steps = step
-    if not result.stopped:
-        result.stopped = (
-            "hooks" if stop else ("step limit" if limit and step >= limit else "epochs")
-        )
-    hooks.finish(result)
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    else:
-        result.best_step = step
-    result.wall_time_s = time.perf_counter() - start
-    return result
+    """Train ``net`` in place with ``hooks``; ``max_epochs`` defaults to the setting (a step
+    limit of the hooks extends it)."""
+    loop = EpochLoop(net, train, val, settings, seed, hooks, desc)
+    return loop.run(max_epochs if max_epochs is not None else settings.max_epochs)
 
 
 def fit_plain(

@@ -71,3 +71,10 @@ def test_paper_schedule_gives_the_gates_their_steps_at_cpu_and_gpu_batch_sizes(
         assert schedule_warning(epoch_based, settings.pruner) is not None
     else:
         assert schedule_warning(epoch_based, settings.pruner) is None
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "benchmark.yaml", "paper.yaml"])
+def test_shipped_configs_load_and_give_the_gates_enough_steps(name: str) -> None:
+    settings = MLSettings.from_config(load_config(REPO / "config" / name))
+    assert schedule_warning(settings.schedule, settings.pruner) is None
+    assert settings.seeds >= (5 if name != "default.yaml" else 3)
