@@ -7,6 +7,7 @@ uncertainties on every rejection, and never prints an axis multiplier.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -93,7 +94,7 @@ def draw_roc(
             ratio.plot(grid, relative, color=st.colour, ls=st.linestyle, lw=1.3)
             ratios.append(relative)
     ax.set_yscale("log")
-    ax.set_ylim(bottom=1.0)
+    _rejection_limits(ax, [_none_to_nan(c["rejection"]) for c in curves.values()])
     ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
     ratio.axhline(1.0, color="black", lw=0.8)
     # Range from where the rejection is statistically stable (eps_S >= 0.3), capped.
@@ -114,6 +115,13 @@ def draw_roc(
     ratio.set_xlabel(r"Signal efficiency $\varepsilon_S$")
     ratio.set_xlim(grid[0], 1.0)
     plain_numbers(ratio)
+
+
+def _rejection_limits(ax: Any, curves: list[np.ndarray]) -> None:
+    """From 1 to a decade above the largest finite rejection: room for the label and legend."""
+    finite = np.concatenate([c[np.isfinite(c)] for c in curves]) if curves else np.array([])
+    top = float(finite.max()) if finite.size else 10.0
+    ax.set_ylim(1.0, 10 ** math.ceil(math.log10(max(top, 10.0)) + 0.7))
 
 
 def _roc_figure(
@@ -196,9 +204,9 @@ def draw_baseline(payload: Payload) -> Files:
             else:
                 ratio.plot(grid, rejection / ref_curve, color=colour, lw=1.2, ls="--")
     ax.set_yscale("log")
-    ax.set_ylim(bottom=1.0)
+    _rejection_limits(ax, [_none_to_nan(c["rejection"]) for c in curves.values()])
     ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
-    ax.legend(fontsize=9, loc="upper right")
+    ax.legend(fontsize=9, loc="lower left")
     label(ax, "unpruned tagger: seed-to-seed and test-sample spread")
     ratio.axhline(1.0, color="black", lw=0.8)
     ratio.set_ylabel("ratio to\nseed 0", fontsize=10)
@@ -518,13 +526,24 @@ def _ranking_figure(payload: Payload) -> bytes:
         Patch(color="#D55E00", label="selected"),
         Patch(color="#F0F0F0", label="not selected"),
     ]
-    fig.legend(handles=legend, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.legend(
+        handles=legend,
+        loc="upper right",
+        ncol=2,
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.99, 0.995),
+    )
     text = "; ".join(f"{tag} = {'-'.join(map(str, layout))}" for tag, layout in layouts.items())
     fig.suptitle(
-        f"AutoPruner, {token[2:]} features kept; rows ranked by the gate logits at the commit. Layouts: {text}",
+        f"AutoPruner, {token[2:]} features kept; rows ranked by the gate logits at the commit."
+        f"\nLayouts: {text}",
         fontsize=8,
+        x=0.02,
+        y=0.995,
+        ha="left",
     )
-    fig.subplots_adjust(left=0.2, right=0.98, top=0.94, bottom=0.12, wspace=0.9)
+    fig.subplots_adjust(left=0.2, right=0.98, top=0.9, bottom=0.08, wspace=0.9)
     return _png(fig)
 
 
@@ -819,7 +838,8 @@ def draw_stability(payload: Payload) -> Files:
         ),
         strict=True,
     ):
-        for t, entry in enumerate(layouts.values()):
+        titles: list[str] = []
+        for t, (token, entry) in enumerate(layouts.items()):
             result = entry[measure]
             within, across = result["within_layout"], result["across_layouts"]
             ax.plot(
@@ -838,20 +858,21 @@ def draw_stability(payload: Payload) -> Files:
                 ms=5,
                 label="other layout" if t == 0 else None,
             )
-            ax.text(
-                t,
-                1.02,
-                f"p = {result['p_value']:.2f} (min {result['smallest_attainable_p']:.2f})",
-                ha="center",
-                fontsize=8,
-                transform=ax.get_xaxis_transform(),
+            titles.append(
+                f"k = {token[2:]}: p = {result['p_value']:.2f} "
+                f"(smallest attainable {result['smallest_attainable_p']:.2f})"
             )
         ax.set_xticks(range(len(layouts)), [f"k = {t[2:]}" for t in layouts])
         ax.set_xlim(-0.6, max(len(layouts), 1) - 0.4)
         ax.set_ylabel(title, fontsize=10)
         plain_numbers(ax)
         if layouts:
-            ax.legend(fontsize=8, loc="lower left")
+            ax.legend(
+                fontsize=8,
+                loc="lower left",
+                title="permutation test: " + "; ".join(titles),
+                title_fontsize=8,
+            )
     label(axes[0][0])
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     files["stability_layouts.png"] = _png(fig)
@@ -903,6 +924,7 @@ def summary_markdown(payload: Payload) -> str:
         *(f"Δ {labels[k]}" for k in keys),
         "multiplications",
         "jet passes",
+        "wall time [s]",
     ]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
@@ -912,19 +934,22 @@ def summary_markdown(payload: Payload) -> str:
         + " | ".join(_format(unpruned[k], digits[k]) for k in keys)
         + " | "
         + " | ".join("0" for _ in keys)
-        + " | - | - |"
+        + " | - | - | - |"
     )
-    for _token, entry in payload["settings"].items():
+    for token, entry in payload["settings"].items():
         for method, s in entry["methods"].items():
             cells = [entry["label"], payload["family_labels"].get(method, method)]
             cells += [_format(s["metrics"][k], digits[k]) for k in keys]
             cells += [_format_difference(s["vs_unpruned"][k], digits[k]) for k in keys]
+            wall = payload["wall_time_s"].get(f"{token}/{method}")
             cells += [
                 f"{s['multiplications']['mean']:.0f}",
                 f"{s['cost']['jet_passes']['mean']:.3g}",
+                "-" if wall is None else f"{wall:.1f}",
             ]
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"<!-- provenance: {payload['provenance']} -->", ""]
+    record = json.dumps(payload["provenance"], sort_keys=True)
+    lines += ["", f"<!-- provenance: {record} -->", ""]
     return "\n".join(lines)
 
 

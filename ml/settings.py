@@ -352,16 +352,17 @@ def setting_names(settings: MLSettings) -> list[str]:
 def model_names(settings: MLSettings, *, core_only: bool = False) -> list[str]:
     """Every model the config produces, in a stable order.
 
-    ``core_only``: the seed-0 model of the unpruned net, of every method at every budget and of
-    the retrained layouts (one model per setting, what firmware builds); without the seed
-    replicas, the alternative-layout input models and the runs without gauge decay.
+    ``core_only``: the seed-0 model of the unpruned net and of every method at every budget
+    (one model per setting, what firmware builds); without the seed replicas and the study-only
+    models (retrained layouts, alternative-layout input models, runs without gauge decay).
     """
     settings_only = setting_names(settings)
     if core_only:
+        parsed = [parse_model_name(n) for n in settings_only]
         return [
-            n
-            for n in settings_only
-            if not parse_model_name(n).alternative_layout and parse_model_name(n).gauge_decay
+            p.name
+            for p in parsed
+            if p.family != RETRAINED and not p.alternative_layout and p.gauge_decay
         ]
     return [
         replica_name

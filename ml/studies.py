@@ -129,7 +129,6 @@ def model_entry(r: ModelResult, keys: list[str]) -> dict[str, Any]:
         "jet_passes": m.training.jet_passes,
         "epochs": m.training.epochs,
         "optimiser_steps": m.training.optimiser_steps,
-        "wall_time_s": m.wall_time_s,
     }
 
 
@@ -154,7 +153,6 @@ def group_summary(
             "optimiser_steps": seed_summary(
                 [float(r.metrics.training.optimiser_steps) for r in runs]
             ),
-            "wall_time_s": seed_summary([r.metrics.wall_time_s for r in runs]),
         },
         "vs_unpruned": {
             k: paired_over_seeds(list(zip(runs, unpruned, strict=True)), k, level) for k in keys
@@ -290,7 +288,6 @@ def compute_methods(settings: MLSettings, store: ModelStore) -> Payload:
                 "setting": token,
                 "method": method,
                 "jet_passes": summary["cost"]["jet_passes"]["mean"],
-                "wall_time_s": summary["cost"]["wall_time_s"]["mean"],
                 "multiplications": summary["multiplications"]["mean"],
             }
             for k in keys:
@@ -313,7 +310,6 @@ def compute_methods(settings: MLSettings, store: ModelStore) -> Payload:
             token: {
                 "reaches_unpruned_auc": entry["methods"][method]["reaches_unpruned_auc"],
                 "jet_passes": entry["methods"][method]["cost"]["jet_passes"]["mean"],
-                "wall_time_s": entry["methods"][method]["cost"]["wall_time_s"]["mean"],
             }
             for token, entry in table.items()
         }
@@ -623,10 +619,17 @@ def compute_summary(settings: MLSettings, store: ModelStore) -> Payload:
         rocs[token].update(
             {m: roc_entry(store[model_name(m, unit, value)]) for m in settings.methods}
         )
+    # Wall time (not reproducible, so only here: summary.csv/md, never in a study JSON).
+    wall: dict[str, float] = {}
+    for row in rows:
+        if row["budget"] and row["gauge_decay"] and "_alt" not in row["budget"]:
+            key = f"{row['budget']}/{row['family']}"
+            wall[key] = wall.get(key, 0.0) + row["wall_time_s"] / settings.seeds
     unpruned = replicas(store, UNPRUNED)
     return {
         **common(settings, store),
         "rows": rows,
+        "wall_time_s": wall,
         "settings": table,
         "unpruned": {k: seed_summary([r.value(k) for r in unpruned]) for k in keys},
         "roc": rocs,

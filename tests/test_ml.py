@@ -426,8 +426,8 @@ def test_model_names_of_the_default_config() -> None:
     assert len(names) == len(set(names))
     core = model_names(settings, core_only=True)
     assert "autopruner_h30_seed1" not in core and "ptr_h30_nogauge" not in core
-    assert {"unpruned", "l0_h10", "random_in5", "retrained_h10"} <= set(core)
-    assert len(core) == 1 + 6 * 3 + 2  # unpruned, every method x budget, retrained hidden
+    assert {"unpruned", "l0_h10", "random_in5"} <= set(core)
+    assert len(core) == 1 + 6 * 3  # unpruned, every method x budget
     spec = model_spec(settings, "retrained_h30_seed1")
     assert spec.family == "retrained" and spec.source_model == "autopruner_h30_seed1"
     assert spec.replica == 1

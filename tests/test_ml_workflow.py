@@ -66,6 +66,10 @@ def workflow(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path
     return results, config, dataset
 
 
+def tmp_path_factory_dir(results: Path) -> Path:
+    return results.parent / f"{results.name}_rerun"
+
+
 @pytest.mark.slow
 def test_every_study_writes_its_files_from_the_models(workflow) -> None:
     results, config, dataset = workflow
@@ -80,6 +84,13 @@ def test_every_study_writes_its_files_from_the_models(workflow) -> None:
                 height = int.from_bytes(path.read_bytes()[20:24], "big")
                 assert height <= 650, (filename, height)
 
+    for study, files in ML_STUDY_OUTPUTS.items():
+        if study != "summary":  # study JSON is reproducible: no wall-clock numbers in it
+            assert "wall_time" not in (results / "ml" / files[0]).read_text(), study
+    again = tmp_path_factory_dir(results) / "again"
+    run_study("methods", config, results / "models", dataset, again)
+    for filename in ML_STUDY_OUTPUTS["methods"]:
+        assert (again / filename).read_bytes() == (results / "ml" / filename).read_bytes()
     methods = json.loads((results / "ml" / "methods.json").read_text())
     assert methods["bootstrap_unit"] == "event"
     assert methods["provenance"]["study"] == "methods"
@@ -114,6 +125,7 @@ def test_every_study_writes_its_files_from_the_models(workflow) -> None:
     assert summary[0].startswith("model,family,budget,seed_replica,gauge_decay")
     markdown = (results / "ml" / "summary.md").read_text()
     assert "| - | unpruned |" in markdown and "Test sample: 1000 jets" in markdown
+    assert "wall time [s]" in markdown
 
 
 @pytest.mark.slow
