@@ -168,64 +168,59 @@ def step_costs(
     blocks: int = 15,
     steps: int = 20,
 ) -> dict[str, list[float]]:
-    """Seconds per optimiser step, plain vs pruning phase, timed in interleaved blocks; per
-    repetition the median over blocks."""
+    """Seconds per optimiser step of the training loop itself (``EpochLoop.optimiser_step``
+    with the real hooks), plain vs AutoPruner's pruning and settling phases, timed in
+    interleaved blocks; per repetition the median over blocks."""
     from ml.autopruner import PrunerSchedule, make_groups
     from ml.gates import GatedTagger
-    from ml.methods.base import MethodInputs as _Inputs  # noqa: F401  (same network as training)
-    from ml.training import weighted_bce
+    from ml.methods.autopruner import GatedPrunerHooks
+    from ml.training import EpochLoop, PlainHooks, Tensors
 
     batch = settings.training.batch_size
     layout = settings.training.hidden_layout
     torch.manual_seed(0)
-    x = torch.randn(batch, n_inputs, device=device)
-    y = (torch.rand(batch, device=device) < 0.5).float()
-    w = torch.ones(batch, device=device)
-    plain = GatedTagger(n_inputs, layout).to(device)
-    gated = GatedTagger(n_inputs, layout, hidden_gates=True).to(device)
+    data = Tensors(
+        torch.randn(batch, n_inputs),
+        (torch.rand(batch) < 0.5).float(),
+        torch.ones(batch),
+    ).to(device)
+    index = torch.arange(batch, device=device)
     k = Budget("hidden", percent).target(n_inputs, layout)
-    schedule = PrunerSchedule(
-        settings.pruner,
-        settings.schedule,
-        make_groups(gated, input_keep=None, hidden_budget=k, cost_unit="nodes"),
-    )
-    prune_step = settings.schedule.warmup_steps + 1
-    settle_step = settings.schedule.prune_end_step + settings.pruner.settle_ramp_steps + 1
 
-    def run(net: GatedTagger, step: int | None) -> float:
-        adam = torch.optim.Adam(net.classifier_parameters(), lr=1e-3)
-        sgd = (
-            torch.optim.SGD(net.gate_parameters(), lr=0.3, momentum=0.9)
-            if step is not None
-            else None
-        )
+    plain = EpochLoop(
+        GatedTagger(n_inputs, layout), data, data, settings.training, 0, PlainHooks(), "plain"
+    )
+    gated_net = GatedTagger(n_inputs, layout, hidden_gates=True)
+    groups = make_groups(gated_net, input_keep=None, hidden_budget=k, cost_unit="nodes")
+    schedule = PrunerSchedule(settings.pruner, settings.schedule, groups)
+    hooks = GatedPrunerHooks(schedule, settings.training, (1, 2, 3, 4), 0.03, data.x, 10**9)
+    gated = EpochLoop(gated_net, data, data, settings.training, 0, hooks, "gated")
+    hooks.before_step(schedule.prune_start)  # gates on, as at the end of the warm-up
+    phases = {
+        "plain": (plain, None),
+        "prune": (gated, schedule.prune_start + 1),
+        "settle": (gated, schedule.prune_end + settings.pruner.settle_ramp_steps + 1),
+    }
+
+    def run(loop: EpochLoop, step: int | None, phase: str) -> float:
         for i in range(steps + 5):
             if i == 5:
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 start = time.perf_counter()
-            loss = weighted_bce(net(x), y, w)
-            adam.zero_grad(set_to_none=True)
-            if sgd is not None:
-                sgd.zero_grad(set_to_none=True)
-            loss.backward()
             if step is not None:
-                schedule.add_gradients(step)
-            adam.step()
-            if sgd is not None:
-                sgd.step()
-            float(loss.detach())  # the loop reads the loss every step (divergence check)
+                loop.step = step  # stay in the phase being timed
+            loop.optimiser_step(index, phase)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return (time.perf_counter() - start) / steps
 
     ratios: dict[str, list[float]] = {"prune": [], "settle": [], "plain_us": []}
     for _ in range(repeats):
-        times: dict[str, list[float]] = {"plain": [], "prune": [], "settle": []}
+        times: dict[str, list[float]] = {name: [] for name in phases}
         for _ in range(blocks):
-            times["plain"].append(run(plain, None))
-            times["prune"].append(run(gated, prune_step))
-            times["settle"].append(run(gated, settle_step))
+            for name, (loop, step) in phases.items():
+                times[name].append(run(loop, step, name))
         plain_median = statistics.median(times["plain"])
         ratios["plain_us"].append(plain_median * 1e6)
         for phase in ("prune", "settle"):

@@ -390,12 +390,17 @@ class GateDynamics:
         self.first_below = {
             g.name: torch.full((len(self.levels), g.size), -1, dtype=torch.long) for g in groups
         }
+        self._levels: torch.Tensor | None = None
         self.commit: dict[str, Any] = {}
         self.committed_masks: dict[str, torch.Tensor] = {}
         self.commit_scores: dict[str, torch.Tensor] = {}
 
     def level_tensor(self, like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor(self.levels, dtype=like.dtype, device=like.device).unsqueeze(1)
+        """The levels as a ``[levels, 1]`` column, made once (this runs every step)."""
+        if self._levels is None or self._levels.device != like.device:
+            self._levels = torch.tensor(self.levels, dtype=like.dtype, device=like.device)
+            self._levels = self._levels.unsqueeze(1)
+        return self._levels
 
     @torch.no_grad()
     def observe(self, step: int) -> None:
@@ -406,7 +411,7 @@ class GateDynamics:
             if record.device != values.device:  # kept on the gates' device: no sync per step
                 record = self.first_below[g.name] = record.to(values.device)
             newly = (values.unsqueeze(0) < self.level_tensor(values)) & (record < 0)
-            record[newly] = step
+            record.masked_fill_(newly, step)
 
     @torch.no_grad()
     def at_commit(self, step: int) -> None:

@@ -45,6 +45,11 @@ def _metric_axis_label(payload: Payload, key: str, prefix: str = "") -> str:
     return f"{prefix}{text}"
 
 
+def _panel_title(ax: Any, text: str) -> None:
+    """A panel's name inside its top-right corner (a title would collide with the label)."""
+    ax.text(0.98, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=10)
+
+
 def _note(ax: Any, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11)
     ax.set_xticks([])
@@ -483,6 +488,7 @@ def draw_inputs(payload: Payload) -> Files:
         if key != "auc":
             ax.set_yscale("log")
         ax.set_xticks(budgets)
+        ax.margins(x=0.2)
         plain_numbers(ax)
     axes[0][0].legend(fontsize=8, loc="lower right")
     label(axes[0][0], "mean over seeds, bars: seed spread")
@@ -614,7 +620,7 @@ def draw_hidden(payload: Payload) -> Files:
             )
         ax.set_xlabel("Training jets seen [epochs of the training split]", fontsize=9)
         ax.set_ylabel("Classifier loss (training, weighted BCE)", fontsize=9)
-        ax.set_title(payload["setting_labels"][token], fontsize=10)
+        _panel_title(ax, payload["setting_labels"][token])
         plain_numbers(ax)
     axes[0][0].legend(fontsize=8)
     label(axes[0][0], "seed 0; every training a method runs, end to end")
@@ -649,7 +655,7 @@ def draw_hidden(payload: Payload) -> Files:
             )
         ax.axhline(payload["hidden_layout"][0], color="black", lw=0.8, ls="--")
         ax.set_xticks(x, [f"layer {i + 1}" for i in range(layers)], fontsize=9)
-        ax.set_title(payload["setting_labels"][token], fontsize=10)
+        _panel_title(ax, payload["setting_labels"][token])
         ax.set_ylabel("Nodes kept (mean over seeds, bars: spread)", fontsize=9)
         plain_numbers(ax)
     if tokens:
@@ -948,6 +954,20 @@ def summary_markdown(payload: Payload) -> str:
                 "-" if wall is None else f"{wall:.1f}",
             ]
             lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Cost to reach the unpruned AUC (the paired interval of the AUC difference reaches zero), "
+        "per budget, cheapest first (mean jet passes):",
+        "",
+    ]
+    for entry in payload["settings"].values():
+        reaching = sorted(
+            (s["cost"]["jet_passes"]["mean"], payload["family_labels"].get(m, m))
+            for m, s in entry["methods"].items()
+            if s["reaches_unpruned_auc"]
+        )
+        listed = ", ".join(f"{name} ({passes:.3g})" for passes, name in reaching) or "none"
+        lines.append(f"- {entry['label']}: {listed}")
     record = json.dumps(payload["provenance"], sort_keys=True)
     lines += ["", f"<!-- provenance: {record} -->", ""]
     return "\n".join(lines)

@@ -108,8 +108,8 @@ class L0Settings:
 class PtrSettings:
     """Prune/train/repeat: magnitude pruning, each time retraining the extracted network."""
 
-    prune_fraction: float = 0.3
-    max_epochs_per_step: int = 6
+    prune_fraction: float = 0.5
+    max_epochs_per_step: int = 4
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class MLSettings:
     hidden_budgets_percent: tuple[int, ...] = (10, 30)
     input_budgets: tuple[int, ...] = (5,)
     multiplication_budgets_percent: tuple[int, ...] = ()
-    without_gauge_decay: tuple[int, ...] = (30,)
+    without_gauge_decay: tuple[int, ...] = ()
     alt_hidden_layout: tuple[int, ...] | None = (32, 32)
     seeds: int = 3
     bootstrap_samples: int = 200

@@ -161,6 +161,8 @@ class TrainingHooks:
 
     #: Early stopping on the validation loss and restoring the best checkpoint.
     early_stopping = True
+    #: The starting network is a candidate for the best checkpoint (fine-tuning, retraining).
+    keep_start = False
 
     def __init__(self, gauge_layers: Sequence[int] = (), gauge_decay: float = 0.0) -> None:
         #: Indices of the Linear layers whose weights get the gauge decay (the weights that
@@ -228,7 +230,26 @@ class TrainingHooks:
 
 
 class PlainHooks(TrainingHooks):
-    """Plain training (early stopping); optionally with the gauge decay on some layers."""
+    """Plain training (early stopping); optionally with the gauge decay on some layers, from
+    optimiser step ``gauge_from_step`` on (as AutoPruner applies it only after its warm-up: on a
+    network that has not learned yet, the strong L2 can drive it to a dead, constant output)."""
+
+    def __init__(
+        self, gauge_layers: Sequence[int] = (), gauge_decay: float = 0.0, gauge_from_step: int = 0
+    ) -> None:
+        super().__init__(gauge_layers, gauge_decay if gauge_from_step <= 0 else 0.0)
+        self.pending_gauge = gauge_decay
+        self.gauge_from_step = gauge_from_step
+        self.training: TrainingSettings | None = None
+
+    def param_groups(self, net: GatedTagger, settings: TrainingSettings) -> list[dict[str, Any]]:
+        self.training = settings
+        return super().param_groups(net, settings)
+
+    def before_step(self, step: int) -> None:
+        if step == self.gauge_from_step and step > 0 and self.gauge_layers:
+            assert self.training is not None
+            self.set_gauge_decay(self.pending_gauge, self.training)
 
 
 class EpochLoop:
@@ -331,6 +352,11 @@ class EpochLoop:
         )
         best_loss, best_state, waited = math.inf, None, 0
         self.checkpoint("init")
+        if hooks.early_stopping and hooks.keep_start:
+            # Retraining an already trained network: never end worse than where it started.
+            best_loss = result.history[0]["val_loss"]
+            best_state = copy.deepcopy(self.net.state_dict())
+            result.best_step = 0
         bar = tqdm(total=epoch_limit, desc=self.desc, disable=not settings.progress, leave=False)
         stop = False
         for _epoch in range(epoch_limit):
@@ -408,10 +434,15 @@ def fit_plain(
     max_epochs: int | None = None,
     gauge_layers: Sequence[int] = (),
     gauge_decay: float = 0.0,
+    gauge_from_step: int = 0,
+    keep_start: bool = False,
     desc: str = "training",
 ) -> FitResult:
-    """Plain training with early stopping (optionally gauge decay on ``gauge_layers``)."""
-    hooks = PlainHooks(gauge_layers, gauge_decay)
+    """Plain training with early stopping (optionally gauge decay on ``gauge_layers`` from
+    optimiser step ``gauge_from_step`` on; ``keep_start``: the starting network competes for
+    the best checkpoint, for fine-tuning and retraining)."""
+    hooks = PlainHooks(gauge_layers, gauge_decay, gauge_from_step)
+    hooks.keep_start = keep_start
     return train_loop(net, train, val, settings, seed, hooks, max_epochs=max_epochs, desc=desc)
 
 

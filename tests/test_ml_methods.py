@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from deeppp.contracts import MODEL_FAMILY_LABELS, PRUNING_METHODS, model_name
 from deeppp.metrics import EventBootstrap, MetricsError, bootstrap_metrics, paired_difference
@@ -138,3 +139,25 @@ def test_nan_scores_are_never_reported_as_a_perfect_tagger() -> None:
     bootstrap = EventBootstrap(np.arange(120), 10, seed=0)
     with pytest.raises(MetricsError, match="NaN or infinite"):
         bootstrap_metrics(labels, scores, np.ones(120), (0.5,), bootstrap)
+
+
+def test_fine_tuning_never_ends_worse_than_it_started(selection_sample) -> None:
+    """Fine-tuning and prune/train/repeat retraining start from a trained network: with a
+    learning rate that wrecks it, the training keeps the starting weights instead of the best
+    of the damaged epochs (keep_start); plain training from scratch does not."""
+    from ml.gates import GatedTagger
+    from ml.methods.base import start
+    from ml.training import fit_plain
+
+    samples = read_dataset(selection_sample)
+    settings = settings_for_selection()
+    inputs = MethodInputs(samples, Budget("hidden", 30), 3, settings, (32, 32), name="ft")
+    _, _, data = start(inputs)
+    net = GatedTagger(N_FEATURES, (32, 32))
+    fit_plain(net, data["train"], data["val"], settings.training, 3, max_epochs=3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    wrecking = replace(settings.training, learning_rate=0.3)
+    result = fit_plain(net, data["train"], data["val"], wrecking, 4, max_epochs=2, keep_start=True)
+    assert result.best_step == 0
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert min(h["val_loss"] for h in result.history[1:]) > result.history[0]["val_loss"]

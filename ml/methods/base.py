@@ -212,6 +212,7 @@ def finetune_extracted(
         inputs.settings.training,
         inputs.seed + seed_offset,
         max_epochs=epochs,
+        keep_start=True,
         desc=f"{inputs.name} fine-tune",
     )
     sequential, _ = extract_sequential(small.cpu())

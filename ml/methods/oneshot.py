@@ -1,5 +1,6 @@
 """One-shot structured magnitude pruning: train the full network (plain, early stopping, the
-shared gauge decay on the weights that follow the prunable units), remove in one go the units
+shared gauge decay on the weights that follow the prunable units after the shared warm-up
+steps, as AutoPruner applies it), remove in one go the units
 with the smallest magnitude score (:func:`ml.methods.base.magnitude_scores`) down to the budget,
 extract, fine-tune (``ml.schedule.finetune_epochs``)."""
 
@@ -32,6 +33,7 @@ def train_oneshot(inputs: MethodInputs) -> TrainedTagger:
         inputs.seed,
         gauge_layers=inputs.gauge_layers,
         gauge_decay=inputs.gauge_strength,
+        gauge_from_step=settings.schedule.warmup_steps,
         desc=f"{inputs.name} full",
     )
     net = net.cpu()

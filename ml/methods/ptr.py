@@ -43,6 +43,7 @@ def train_ptr(inputs: MethodInputs) -> TrainedTagger:
             inputs.seed,
             gauge_layers=inputs.gauge_layers,
             gauge_decay=inputs.gauge_strength,
+            gauge_from_step=settings.schedule.warmup_steps,
             desc=f"{inputs.name} full",
         )
     ]
@@ -90,6 +91,7 @@ def train_ptr(inputs: MethodInputs) -> TrainedTagger:
             max_epochs=settings.ptr.max_epochs_per_step,
             gauge_layers=inputs.gauge_layers,
             gauge_decay=inputs.gauge_strength,
+            keep_start=True,
             desc=f"{inputs.name} step {step}",
         )
         fits.append(result)
