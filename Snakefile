@@ -5,6 +5,7 @@
 import os
 import sys
 
+from deeppp.cli import USAGE_ERROR
 from deeppp.config import ConfigError, read_config_file, validate_config
 
 # Jobs run `python -m <stage>`: let that be the interpreter running Snakemake (the project's
@@ -30,7 +31,10 @@ try:
     # cluster each job checks them against its node when it loads its config.
     config.update(validate_config(dict(config), source=_source, machine=workflow.local_exec))
 except ConfigError as err:
-    raise WorkflowError(str(err)) from None
+    # One line, as the CLIs print it: Snakemake's WorkflowError would add its own header and a
+    # stack line.
+    print(f"snakemake: error: {err}", file=sys.stderr)
+    sys.exit(USAGE_ERROR)
 
 RESULTS = config["results_dir"]
 

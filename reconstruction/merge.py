@@ -299,7 +299,7 @@ def merge_features(
 def _check_weights(label: np.ndarray, weight: np.ndarray, paths: list[Path]) -> None:
     """A dataset the tagger can learn from: both classes, and background weight left after the
     flattening (it is zero when no background jet shares a (pT, |eta|) bin with the signal)."""
-    names = ", ".join(p.name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+    names = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
     for value, kind in ((1, "signal"), (0, "background")):
         if not np.any(label == value):
             raise DeepppError(f"merge of {names}: no {kind} jets (need signal and background)")
