@@ -391,7 +391,7 @@ CASES: list[Case] = [
     Case(
         "efficiency-bool",
         with_config("seed: 1\nml: {signal_efficiencies: [true]}\n"),
-        "ml.signal_efficiencies.0: must be a finite number, got true",
+        "ml.signal_efficiencies.0: must be a number, got true",
     ),
     # -- bounds -------------------------------------------------------------------------------
     Case("results-dir-empty", with_config("seed: 1\nresults_dir: ''\n"), "results_dir"),
