@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from workflow_run import REPO, snakemake_command, workdir_with_config
 
 from deeppp.cli import INTERRUPTED, TERMINATED, USAGE_ERROR, run_cli
 from deeppp.config import MAX_CONFIG_BYTES, validate_config
-from deeppp.contracts import MAX_CHUNKS, SPLITS, dataset_file_name
+from deeppp.contracts import MAX_CHUNKS, SPLITS, chunk_file_name, dataset_file_name
 from reconstruction.detector import DEFAULT_CARD_PATH
 
 CORES = os.cpu_count() or 1
@@ -143,6 +144,20 @@ def config_is_a_directory(tmp: Path, shared: Shared) -> Command:
 
 def config_is_missing(tmp: Path, shared: Shared) -> Command:
     return generation("--process", "signal", "--out", tmp / "o.root", "--config", tmp / "no.yaml")
+
+
+def generation_into_its_config(tmp: Path, shared: Shared) -> Command:
+    (tmp / "config.yaml").write_text("seed: 1\n")
+    return generation(
+        "--process",
+        "signal",
+        "--events",
+        1,
+        "--out",
+        tmp / "config.yaml",
+        "--config",
+        tmp / "config.yaml",
+    )
 
 
 def a_directory(tmp: Path, shared: Shared) -> Path:
@@ -556,6 +571,7 @@ CASES: list[Case] = [
         ),
         "Pythia gave up: no event accepted",
     ),
+    Case("generation-out-is-the-config", generation_into_its_config, "it is the input"),
     # -- reconstruction run -------------------------------------------------------------------
     Case(
         "events-truncated-after-header",
@@ -760,6 +776,30 @@ def test_report_takes_other_working_points_and_infinite_rejections(tmp_path: Pat
     assert rows[0]["rejection_80"] == "12.5 ± 1.5"
     header = (tmp_path / "out" / "comparison.csv").read_text().splitlines()[0]
     assert header.split(",")[3:5] == ["rejection_50", "rejection_80"]
+
+
+def test_the_largest_chunk_count_fits_the_file_names() -> None:
+    config = validate_config(
+        {
+            "seed": 1,
+            "generation": {"processes": {"signal": {"chunks": MAX_CHUNKS, "events_per_chunk": 1}}},
+        }
+    )
+    last_chunk = config["generation"]["processes"]["signal"]["chunks"] - 1
+    assert re.fullmatch(r"\d{3}\.root", chunk_file_name(last_chunk)), "the workflow's \\d{3}"
+
+
+def test_thread_limit_follows_the_machine_that_runs_the_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deeppp.config import ConfigError
+
+    config = {"seed": 1, "ml": {"threads": CORES + 1}}
+    with pytest.raises(ConfigError, match=r"ml\.threads"):
+        validate_config(config)
+    validate_config(config, machine=False)  # a cluster: each job checks on its own node
+    monkeypatch.setenv("DEEPPP_MAX_THREADS", str(CORES + 1))
+    validate_config(config)
 
 
 def test_events_without_provenance_are_still_read(
