@@ -802,6 +802,23 @@ def test_thread_limit_follows_the_machine_that_runs_the_jobs(
     validate_config(config)
 
 
+def test_config_validation_imports_no_heavy_stage_code() -> None:
+    """The Snakefile validates at parse time: every stage check, but no torch, uproot or fastjet."""
+    code = (
+        "import sys\n"
+        "from deeppp.config import load_config\n"
+        "load_config('config/default.yaml')\n"
+        "heavy = sorted({'torch', 'uproot', 'awkward', 'fastjet', 'hls4ml'} & set(sys.modules))\n"
+        "assert 'ml.settings' in sys.modules and 'reconstruction.validation' in sys.modules\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_events_without_provenance_are_still_read(
     shared: Shared, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
