@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "calibrate":
         from reconstruction.calibration import derive_calibration
 
+        if args.max_events is not None and args.max_events < 1:
+            parser.error(f"--max-events must be positive, got {args.max_events}")
         result = derive_calibration(args.events, _config(args.config), args.max_events)
         print(
             f"large-R jet pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "

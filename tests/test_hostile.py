@@ -610,6 +610,13 @@ CASES: list[Case] = [
     Case(
         "process-mismatch", run_events(process="signal"), "holds 'background' events, not 'signal'"
     ),
+    Case(
+        "calibrate-negative-max-events",
+        lambda t, s: reconstruction(
+            "calibrate", "--events", copy(s.events, t / "events.root"), "--max-events", -5
+        ),
+        "--max-events must be positive, got -5",
+    ),
     # -- reconstruction merge -----------------------------------------------------------------
     Case(
         "merge-other-radius",
@@ -690,7 +697,10 @@ def _files(root: Path) -> dict[str, str]:
 
 def run_in_process(command: Command, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     capsys.readouterr()
-    rc = run_cli(command.main, command.prog, command.argv)
+    try:
+        rc = run_cli(command.main, command.prog, command.argv)
+    except SystemExit as exit_:  # argparse usage errors exit from inside main
+        rc = int(exit_.code or 0)
     return rc, capsys.readouterr().err
 
 
