@@ -17,6 +17,12 @@ from ml.settings import MLConfigError, MLSettings, PrunerSettings, ScheduleSetti
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def cluster_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """paper.yaml asks for 4 threads per job: meant for cluster nodes, not this machine."""
+    monkeypatch.setenv("DEEPPP_MAX_THREADS", "64")
+
+
 def test_dataclass_defaults_equal_the_schema_defaults() -> None:
     from_schema = MLSettings.from_config(validate_config({"seed": 0}))
     assert from_schema == MLSettings(seed=0)
