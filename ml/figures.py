@@ -956,8 +956,9 @@ def summary_markdown(payload: Payload) -> str:
             lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Cost to reach the unpruned AUC (the paired interval of the AUC difference reaches zero), "
-        "per budget, cheapest first (mean jet passes):",
+        f"Cost to reach the unpruned AUC: methods whose AUC is at most {payload['auc_margin']:g} "
+        "below the unpruned tagger's (lower end of the paired interval above "
+        f"-{payload['auc_margin']:g}), per budget, cheapest first (mean jet passes):",
         "",
     ]
     for entry in payload["settings"].values():

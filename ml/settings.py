@@ -131,6 +131,7 @@ class MLSettings:
     seeds: int = 3
     bootstrap_samples: int = 200
     confidence_level: float = 0.95
+    auc_margin: float = 0.002
     signal_efficiencies: tuple[float, ...] = (0.5, 0.6, 0.7)
 
     @classmethod
