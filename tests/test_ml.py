@@ -407,7 +407,9 @@ def test_metrics_agree_with_sklearn_and_bootstrap_is_reproducible() -> None:
 
 
 def test_model_names_of_the_default_config() -> None:
-    settings = MLSettings.from_config(validate_config({"seed": 1}))
+    settings = MLSettings.from_config(
+        validate_config({"seed": 1, "ml": {"without_gauge_decay": [30]}})
+    )
     names = model_names(settings)
     for name in (
         "unpruned",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deeppp.config import load_config, validate_config
+from deeppp.config import ConfigError, load_config, validate_config
 from ml.autopruner import describe_schedule, schedule_warning
 from ml.settings import MLConfigError, MLSettings, PrunerSettings, ScheduleSettings
 
@@ -43,8 +43,14 @@ def test_the_default_config_spells_out_the_schema_defaults_it_relies_on() -> Non
     ],
 )
 def test_inconsistent_settings_are_refused_naming_the_key(ml: dict, message: str) -> None:
+    # When the config is loaded (before any job runs) ...
+    with pytest.raises(ConfigError, match=message):
+        validate_config({"seed": 1, "ml": ml})
+    # ... and by the settings themselves, for a config that skipped that check.
+    config = validate_config({"seed": 1})
+    config["ml"] = {**config["ml"], **ml}
     with pytest.raises(MLConfigError, match=message):
-        MLSettings.from_config(validate_config({"seed": 1, "ml": ml}))
+        MLSettings.from_config(config)
 
 
 def test_too_few_steps_per_pruning_step_give_a_warning() -> None:
