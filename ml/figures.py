@@ -809,7 +809,7 @@ def draw_stability(payload: Payload) -> Files:
     half = (len(features) + 1) // 2
     style()
     fig, axes = plt.subplots(
-        1, 2, figsize=(3.2 + 1.2 * max(len(columns), 1) * 2, MAX_HEIGHT_INCHES - 0.1)
+        1, 2, figsize=(max(8.0, 5.0 + 1.2 * max(len(columns), 1) * 2), MAX_HEIGHT_INCHES - 0.1)
     )
     image = None
     for ax, rows in zip(axes, (order[:half], order[half:]), strict=True):
@@ -827,7 +827,7 @@ def draw_stability(payload: Payload) -> Files:
     bar.ax.set_yticklabels([f"{round(v * seeds)}/{seeds}" for v in levels], fontsize=8)
     bar.set_label("seeds selecting the feature", fontsize=9)
     fig.suptitle("AutoPruner input selection across seeds (main layout)", fontsize=9)
-    fig.subplots_adjust(left=0.22, right=0.85, top=0.94, bottom=0.06, wspace=1.0)
+    fig.subplots_adjust(left=0.2, right=0.86, top=0.94, bottom=0.06, wspace=1.5)
     files["stability_features.png"] = _png(fig)
 
     layouts = payload["layouts"]
