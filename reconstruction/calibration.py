@@ -4,11 +4,16 @@ Tower thresholds and muons leaving only a minimum-ionising deposit make reconstr
 softer, and their masses smaller, than the particles that formed them. ATLAS calibrates
 large-R jets to particle level in energy (JES) and then in mass (JMS), Eur. Phys. J. C 79 (2019)
 135. Here both are constants: the trimmed jet pT is multiplied by 1/R_pT and its mass by
-1/R_m, with R the median responses of calorimeter jets matched to particle-level jets
-(anti-kt R = 1.0 on stable particles except neutrinos and muons, trimmed alike) in QCD events;
-R_m uses particle-level masses 50-300 GeV, the range that matters for tagging. The constants
-live in the detector card (``jet_calibration``), next to the detector they belong to;
-``python -m reconstruction calibrate`` re-derives them and a test checks the card's values.
+1/R_m, with R the median responses of calorimeter jets (the full detector simulation: beam spot,
+decays in flight, towers, pile-up when configured, rho*A subtraction, trimming) matched to
+particle-level jets (anti-kt R = 1.0 on the hard-scatter's stable particles except neutrinos and
+muons, trimmed alike) in QCD events; R_m uses particle-level masses 50-300 GeV, the range that
+matters for tagging. The constants live in the detector card (``jet_calibration``), next to the
+detector they belong to; ``python -m reconstruction calibrate`` re-derives them and a test checks
+the card's values. The same command also measures the response of Higgs jets (signal events:
+particle-level jets within Delta R < 1 of the Higgs boson), which the QCD-derived scale does not
+bring to 1 (b-jet fragmentation, semileptonic decays, two-prong structure): docs/detector.md
+quotes both.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from typing import Any
 import numpy as np
 
 from deeppp import DeepppError
-from reconstruction import detector, jets
-from reconstruction.labels import delta_r
+from reconstruction import detector, jets, pileup, simulation
+from reconstruction.kinematics import delta_r, pt_eta_phi
+from reconstruction.labels import ROLE_HIGGS
 from reconstruction.pipeline import (
     Settings,
+    _truth_of,
     check_events_file,
     chunk_seed,
     iterate_events,
@@ -57,7 +64,7 @@ class Calibration:
 
 
 def particle_level_inputs(particles: detector.Particles, abs_eta_max: float) -> detector.FlatEvents:
-    pt, eta, _ = detector.pt_eta_phi(particles.px, particles.py, particles.pz)
+    pt, eta, _ = pt_eta_phi(particles.px, particles.py, particles.pz)
     keep = (
         ~np.isin(np.abs(particles.pid), PARTICLE_LEVEL_EXCLUDED)
         & (np.abs(eta) < abs_eta_max)
@@ -65,7 +72,7 @@ def particle_level_inputs(particles: detector.Particles, abs_eta_max: float) -> 
     )
     event = particles.event_index
     offsets = np.concatenate(
-        [[0], np.cumsum(np.bincount(event[keep], minlength=len(particles.offsets) - 1))]
+        [[0], np.cumsum(np.bincount(event[keep], minlength=particles.n_events))]
     )
     return detector.FlatEvents(
         offsets,
@@ -82,17 +89,34 @@ def derive_calibration(
     events_paths: list[str | os.PathLike[str]],
     config: dict[str, Any],
     max_events: int | None = None,
+    *,
+    pileup_library: str | os.PathLike[str] | None = None,
+    higgs_jets: bool = False,
 ) -> Calibration:
     """Median pT and mass responses of trimmed calorimeter jets to matched particle-level jets.
 
     Particle-level jets are selected (trimmed pT above the large-R threshold, |eta| below its
-    limit); reconstructed jets are taken uncalibrated, with half the pT threshold and a wider
-    |eta| range, so the selection does not bias the response.
+    limit; with ``higgs_jets`` only those within Delta R < 1 of the Higgs boson); reconstructed
+    jets are taken uncalibrated, with half the pT threshold and a wider |eta| range, so the
+    selection does not bias the response. Pile-up as configured (``reconstruction.pileup``).
     """
     settings = Settings.from_config(config["reconstruction"])
-    truth_settings = dataclasses.replace(settings.large_r, energy_scale=1.0, mass_scale=1.0)
+    library = (
+        pileup.MinBiasLibrary.load(pileup_library, settings.card["magnetic_field"])
+        if settings.pileup_mu > 0 and pileup_library
+        else None
+    )
+    if settings.pileup_mu > 0 and library is None:
+        raise DeepppError(
+            f"reconstruction.pileup.mu = {settings.pileup_mu:g}: calibrate needs --pileup-library"
+        )
+    truth_settings = dataclasses.replace(
+        settings.large_r, energy_scale=1.0, mass_scale=1.0, subtract_pileup=False
+    )
     reco_settings = dataclasses.replace(
-        truth_settings,
+        settings.large_r,
+        energy_scale=1.0,
+        mass_scale=1.0,
         pt_min_gev=0.5 * settings.large_r.pt_min_gev,
         abs_eta_max=settings.large_r.abs_eta_max + 0.5,
     )
@@ -101,7 +125,7 @@ def derive_calibration(
     seen = 0
     for path in events_paths:
         check_events_file(Path(path))
-        for index, batch in enumerate(iterate_events(Path(path), settings.batch_events)):
+        for index, batch in enumerate(iterate_events(Path(path), settings.events_per_batch)):
             if max_events is not None:
                 if seen >= max_events:
                     break
@@ -113,7 +137,9 @@ def derive_calibration(
                 np.zeros(len(batch) + 1, np.int64),
                 {c: np.zeros(0) for c in ("px", "py", "pz", "e")},
             )
-            towers = detector.simulate_towers(particles, settings.card, rng)
+            towers = simulation.simulate(
+                particles, settings.card, rng, settings.pileup_mu, library
+            ).towers
             truth_inputs = particle_level_inputs(
                 particles, settings.card["calorimeter"]["abs_eta_max"]
             )
@@ -121,7 +147,8 @@ def derive_calibration(
                 truth_inputs, no_tracks, truth_settings, settings.variable_r
             )
             reco, _ = jets.reconstruct(towers, no_tracks, reco_settings, settings.variable_r)
-            _match(truth, reco, pt_ratio, mass_ratio)
+            wanted = _near_higgs(truth, _truth_of(batch)) if higgs_jets else None
+            _match(truth, reco, pt_ratio, mass_ratio, wanted)
     if len(pt_ratio) < 20 or len(mass_ratio) < 20:
         raise DeepppError(
             f"only {len(pt_ratio)} matched large-R jets ({len(mass_ratio)} in the mass range): "
@@ -130,6 +157,22 @@ def derive_calibration(
     pt_median, pt_error = _median_with_error(np.asarray(pt_ratio))
     mass_median, mass_error = _median_with_error(np.asarray(mass_ratio))
     return Calibration(pt_median, pt_error, mass_median, mass_error, len(pt_ratio), len(mass_ratio))
+
+
+def _near_higgs(truth_jets: jets.JetCollection, truth: Any, max_dr: float = 1.0) -> np.ndarray:
+    """Per particle-level jet: within max_dr of its event's Higgs boson."""
+    import awkward as ak
+
+    event = truth_jets["event"]
+    of_jet = truth[event]
+    higgs = ak.firsts(of_jet[of_jet.role == ROLE_HIGGS])
+    dr = delta_r(
+        truth_jets["eta"],
+        truth_jets["phi"],
+        ak.to_numpy(ak.fill_none(higgs.eta, np.inf)),
+        ak.to_numpy(ak.fill_none(higgs.phi, 0.0)),
+    )
+    return np.asarray(dr < max_dr)
 
 
 def _median_with_error(values: np.ndarray) -> tuple[float, float]:
@@ -143,10 +186,14 @@ def _match(
     reco: jets.JetCollection,
     pt_ratio: list[float],
     mass_ratio: list[float],
+    wanted: np.ndarray | None = None,
 ) -> None:
-    """Append pT and mass ratios of each particle-level jet and its closest reco jet within MATCH_DR."""
+    """Append pT and mass ratios of each (wanted) particle-level jet and its closest reco jet
+    within MATCH_DR."""
     offsets = reco.parent_offsets
     for t in range(len(truth)):
+        if wanted is not None and not wanted[t]:
+            continue
         event = truth["event"][t]
         lo, hi = offsets[event], offsets[event + 1]
         if hi == lo:

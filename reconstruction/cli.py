@@ -48,6 +48,11 @@ def build_parser() -> OneLineArgumentParser:
     run.add_argument(
         "--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)"
     )
+    run.add_argument(
+        "--pileup-library",
+        type=Path,
+        help="min-bias events file for the pile-up overlay (needed when reconstruction.pileup.mu > 0)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     merge = sub.add_parser(
@@ -83,6 +88,15 @@ def build_parser() -> OneLineArgumentParser:
     calibrate.add_argument(
         "--events", required=True, nargs="+", type=Path, help="QCD events ROOT files"
     )
+    calibrate.add_argument(
+        "--signal-events",
+        nargs="+",
+        type=Path,
+        help="signal events files: also measure the response of Higgs jets (not used for the scale)",
+    )
+    calibrate.add_argument(
+        "--pileup-library", type=Path, help="min-bias events file (when the config has mu > 0)"
+    )
     calibrate.add_argument("--max-events", type=int, help="use at most this many events")
     calibrate.add_argument(
         "--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)"
@@ -111,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             _config(args.config),
             args.process,
             args.chunk,
+            pileup_library=args.pileup_library,
             progress=not args.no_progress,
         )
         print(
@@ -134,14 +149,33 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "calibrate":
         from reconstruction.calibration import derive_calibration
 
-        result = derive_calibration(args.events, _config(args.config), args.max_events)
+        config = _config(args.config)
+        result = derive_calibration(
+            args.events, config, args.max_events, pileup_library=args.pileup_library
+        )
         print(
-            f"large-R jet pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
+            f"QCD large-R jets: pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
             f"({result.n_matched_jets} matched jets), mass response {result.mass_response:.4f} "
             f"+- {result.mass_response_error:.4f} ({result.n_mass_jets} jets)\n"
             f"jet_calibration: {{large_r_energy_scale: {result.energy_scale:.3f}, "
             f"large_r_mass_scale: {result.mass_scale:.3f}}}"
         )
+        if args.signal_events:
+            higgs = derive_calibration(
+                args.signal_events,
+                config,
+                args.max_events,
+                pileup_library=args.pileup_library,
+                higgs_jets=True,
+            )
+            print(
+                f"Higgs jets (not used for the scale): pT response {higgs.pt_response:.4f} "
+                f"+- {higgs.pt_response_error:.4f} ({higgs.n_matched_jets} jets), mass response "
+                f"{higgs.mass_response:.4f} +- {higgs.mass_response_error:.4f} "
+                f"({higgs.n_mass_jets} jets); after the QCD scales: pT "
+                f"{higgs.pt_response * result.energy_scale:.4f}, mass "
+                f"{higgs.mass_response * result.mass_scale:.4f}"
+            )
     elif args.command == "features-doc":
         write_text_atomic(args.out, feature_table_markdown())
     return 0

@@ -40,11 +40,29 @@ def plot_features_files():
     ]
 
 
+def _pileup_mu():
+    return config["reconstruction"]["pileup"]["mu"]
+
+
+def _reconstruct_inputs(wildcards):
+    """The chunk's events, the stage config, and the min-bias library when pile-up is on."""
+    inputs = {
+        "events": f"{RESULTS}/events/{wildcards.process}/{wildcards.chunk}.root",
+        "config": stage_config("reconstruction"),
+    }
+    if _pileup_mu() > 0:
+        inputs["library"] = pileup_library_file()
+    return inputs
+
+
+def _pileup_option(wildcards, input):
+    return f"--pileup-library {input.library}" if _pileup_mu() > 0 else ""
+
+
 rule reconstruct_chunk:
     """Detector simulation, large-R and VR track jets, labels and features of one event chunk."""
     input:
-        events=f"{RESULTS}/events/{{process}}/{{chunk}}.root",
-        config=stage_config("reconstruction"),
+        unpack(_reconstruct_inputs),
     output:
         f"{RESULTS}/features/{{process}}/{{chunk}}.root",
     log:
@@ -55,11 +73,18 @@ rule reconstruct_chunk:
         process="signal|background",
         chunk=r"\d{3}",
     resources:
-        mem_mb=2000,
-        runtime=lambda wc: 10 + config["generation"]["processes"][wc.process]["events_per_chunk"] // 20000,
+        # ~1.1 GB at mu = 200 with pileup.batch_events = 100 (benchmarks/reconstruction.py)
+        mem_mb=lambda wc: 2000 + int(10 * _pileup_mu()),
+        # ~3 ms per event without pile-up, ~0.2 ms more per pile-up interaction (2-core machine)
+        runtime=lambda wc: 10
+        + config["generation"]["processes"][wc.process]["events_per_chunk"]
+        * (3 + 0.2 * _pileup_mu())
+        // 60000,
+    params:
+        pileup=_pileup_option,
     shell:
         "python -m reconstruction run --events {input.events} --out {output} --config {input.config} "
-        "--process {wildcards.process} --chunk $((10#{wildcards.chunk})) --no-progress > {log} 2>&1"
+        "--process {wildcards.process} --chunk $((10#{wildcards.chunk})) {params.pileup} --no-progress > {log} 2>&1"
 
 
 rule merge_dataset:
