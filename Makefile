@@ -22,11 +22,14 @@ run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --configfile $(CONFIG) --cores $(CORES)
 	$(BIN)/snakemake --profile profiles/default --configfile $(CONFIG) --report report.html
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Lint, format and type checks run before the tests: CI (.ci/run -> make test) fails on any of them.
+test: lint
+	$(BIN)/python -m pytest --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf results .snakemake report.html

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from deeppp.config import load_config, validate_config
+from deeppp.contracts import dataset_file_name
 from firmware.build import build_firmware
 from firmware.fixed_point import FixedFormat, QuantisedNetwork
 from firmware.network import dense_network
@@ -82,7 +83,7 @@ def train_synthetic_models(work: Path) -> tuple[Path, Path]:
             f"  trained {model} on synthetic jets in {time.perf_counter() - start:.0f} s",
             flush=True,
         )
-    return work / "models", dataset / "test.root"
+    return work / "models", dataset / dataset_file_name("test")
 
 
 def common_precision_cost(model_path: Path, fmt: FixedFormat) -> float:

@@ -28,6 +28,7 @@ import uproot
 
 from deeppp.benchmarking import child_peak_rss_mb
 from deeppp.config import validate_config
+from deeppp.contracts import EVENTS_TREE
 from deeppp.rootio import write_root
 from generation import generate_chunk, pythia_settings
 from generation.generate import make_pythia
@@ -59,7 +60,7 @@ def repeated_chunk(source: Path, n_events: int, out: Path) -> None:
     """An events file of ``n_events`` made by repeating the events of ``source``."""
     import awkward as ak
 
-    tree = uproot.open(source)["events"].arrays(list(REQUIRED_BRANCHES))
+    tree = uproot.open(source)[EVENTS_TREE].arrays(list(REQUIRED_BRANCHES))
     index = np.arange(n_events) % len(tree)
     tree = tree[index]
     collections = {}
@@ -68,7 +69,7 @@ def repeated_chunk(source: Path, n_events: int, out: Path) -> None:
         collections[name] = ak.zip({f: tree[f"{name}_{f}"] for f in fields})
     write_root(
         out,
-        {"events": {"event_number": np.arange(n_events, dtype=np.int64), **collections}},
+        {EVENTS_TREE: {"event_number": np.arange(n_events, dtype=np.int64), **collections}},
         {"stage": "benchmark", "process": "background", "chunk": 0},
     )
 

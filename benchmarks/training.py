@@ -34,9 +34,9 @@ import time
 import numpy as np
 import torch
 
+from deeppp.metrics import tagger_metrics
 from ml.dataset import read_dataset
 from ml.jobs import tagger_logits
-from ml.metrics import tagger_metrics
 from ml.recipes import TrainedTagger, train_autopruner, train_plain, train_ptr
 from ml.settings import MLSettings, ModelSpec, PrunerSettings, PtrSettings, TrainingSettings
 from ml.synthetic import write_synthetic_dataset

@@ -14,3 +14,12 @@ class DeepppError(Exception):
 
     CLIs print it as one line and exit non-zero instead of showing a traceback.
     """
+
+
+class CheckError(DeepppError):
+    """An internal consistency check failed (two implementations that must agree do not, a
+    physics invariant is broken): the output would be wrong, not merely unwanted.
+
+    CLIs exit with :data:`deeppp.cli.CHECK_FAILED` instead of the usage-error code, so a
+    workflow or a user can tell "fix your input" from "this result cannot be trusted".
+    """

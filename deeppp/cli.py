@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from deeppp import DeepppError
+from deeppp import CheckError, DeepppError
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -20,6 +20,10 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 #: Exit status for user errors (bad config, bad input file, bad arguments), as argparse uses.
 USAGE_ERROR = 2
+#: Exit status when an internal check failed (:class:`deeppp.CheckError`): the result is wrong.
+CHECK_FAILED = 3
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
 
 def run_cli(
@@ -27,16 +31,36 @@ def run_cli(
     prog: str | None = None,
     argv: list[str] | None = None,
 ) -> int:
-    """Run ``main(argv)``; print a :class:`DeepppError` as ``<prog>: error: <message>``.
+    """Run ``main(argv)``; every expected failure becomes one line on stderr and an exit code.
+
+    - :class:`deeppp.CheckError` (an internal check failed): ``<prog>: check failed: ...``,
+      exit :data:`CHECK_FAILED`;
+    - any other :class:`DeepppError` (bad config, input or arguments): ``<prog>: error: ...``,
+      exit :data:`USAGE_ERROR`;
+    - Ctrl-C: ``<prog>: interrupted``, exit :data:`INTERRUPTED`, no traceback (outputs are
+      written atomically, so nothing half-written is left under a final name).
 
     ``prog`` should match the argparse ``prog`` so both kinds of error read the same; by default
-    it is ``python -m <package>`` for a package's ``__main__``.
+    it is ``python -m <package>`` for a package's ``__main__``. Anything else is a bug and keeps
+    its traceback.
     """
+    name = prog or _default_prog()
     try:
         return int(main(argv) or 0)
+    except CheckError as err:
+        print(f"{name}: check failed: {_one_line(err)}", file=sys.stderr)
+        return CHECK_FAILED
     except DeepppError as err:
-        print(f"{prog or _default_prog()}: error: {err}", file=sys.stderr)
+        print(f"{name}: error: {_one_line(err)}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _one_line(err: BaseException) -> str:
+    """The message on one line (a multi-line message would break log parsing)."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _default_prog() -> str:

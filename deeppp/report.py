@@ -176,7 +176,7 @@ def plot_comparison(
 ) -> None:
     import matplotlib.pyplot as plt
 
-    from deeppp.plotstyle import experiment_label, use_style
+    from deeppp.plotting import experiment_label, use_style
 
     use_style()
     fig, ax = plt.subplots(figsize=(8, 6))

@@ -25,8 +25,7 @@ import uproot
 
 from deeppp import DeepppError
 from deeppp.atomic import atomic_path
-
-PROVENANCE_KEY = "provenance"
+from deeppp.contracts import PROVENANCE_KEY
 
 #: ROOT's own epoch for TDatime is 1995; any fixed moment works, this one is easy to recognise.
 _FIXED_MOMENT = _real_datetime.datetime(2000, 1, 1, 0, 0, 0)

@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from deeppp import DeepppError
+from deeppp import CheckError, DeepppError
 from deeppp.atomic import write_json_atomic
+from deeppp.contracts import JETS_TREE
+from deeppp.metrics import point_metrics
 from deeppp.provenance import provenance
 from deeppp.rootio import read_tree, write_root
 from firmware import hls, rtl, synthesis
@@ -32,36 +34,29 @@ from firmware.fixed_point import FixedFormat, PrecisionChoice, QuantisedNetwork,
 from firmware.network import DenseNetwork, dense_network
 from firmware.report_values import figure, skipped
 from firmware.settings import FirmwareSettings
+from ml.model_io import Tagger, load_tagger
 
 
-class FirmwareCheckError(DeepppError):
+class FirmwareCheckError(CheckError):
     """Two implementations that must agree bit by bit do not; names them and the count."""
 
 
-def load_tagger(model_path: str | Path) -> tuple[torch.nn.Sequential, dict[str, Any]]:
-    from ml.model_io import load_model
-
-    return load_model(model_path)
-
-
 def load_test_jets(
-    test_path: str | Path, meta: dict[str, Any], max_jets: int | None
+    test_path: str | Path, tagger: Tagger, max_jets: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Standardised features (float64, model input order), labels and weights of the test set."""
-    names = list(meta["feature_names"])
+    names = list(tagger.feature_names)
     jets = read_tree(
         test_path,
-        "jets",
+        JETS_TREE,
         required=[*names, "label", "weight"],
         filter_name=[*names, "label", "weight"],
     )
     n = len(jets) if max_jets is None else min(len(jets), max_jets)
     if n == 0:
-        raise DeepppError(f"{test_path}: test tree 'jets' is empty")
+        raise DeepppError(f"{test_path}: test tree '{JETS_TREE}' is empty")
     raw = np.stack([np.asarray(jets[name][:n], dtype=np.float32) for name in names], axis=1)
-    mean = np.asarray(meta["feature_mean"], dtype=np.float32)
-    std = np.asarray(meta["feature_std"], dtype=np.float32)
-    x = ((raw - mean) / std).astype(np.float64)  # the same float32 standardisation as ml
+    x = tagger.standardise(raw).astype(np.float64)  # the same float32 standardisation as ml
     labels = np.asarray(jets["label"][:n], dtype=np.int32)
     weights = np.asarray(jets["weight"][:n], dtype=np.float64)
     if labels.min() == labels.max():
@@ -74,7 +69,6 @@ def load_test_jets(
 def tagger_metrics(
     labels: np.ndarray, logits: np.ndarray, weights: np.ndarray, efficiencies: tuple[float, ...]
 ) -> dict[str, float | None]:
-    from ml.metrics import point_metrics
 
     values = point_metrics(labels, np.asarray(logits, dtype=np.float64), weights, efficiencies)
     return {key: (float(v) if math.isfinite(v) else None) for key, v in values.items()}
@@ -115,7 +109,10 @@ def choose_precision(
         return fmt, {"mode": "fixed", "chosen": fmt.to_dict(), "tool": "config"}
 
     def auc_of(scores: np.ndarray) -> float:
-        return float(tagger_metrics(labels, scores, weights, ())["auc"])
+        auc = tagger_metrics(labels, scores, weights, ())["auc"]
+        if auc is None:
+            raise DeepppError("precision scan: the AUC is not finite (non-finite scores)")
+        return float(auc)
 
     choice: PrecisionChoice = scan_precision(
         network,
@@ -161,15 +158,16 @@ def build_firmware(
     timer = StepTimer(timings)
     out = Path(out_dir).resolve()
     name = model_name or Path(model_path).parent.name
-    sequential, meta = load_tagger(model_path)
+    tagger = load_tagger(model_path)
+    sequential = tagger.network
     network = dense_network(sequential)  # refuses unsupported layers before any work
     if network.layout[-1] != 1:
         raise DeepppError(
             f"{model_path}: a tagger has one output logit, this network has {network.layout[-1]}"
         )
-    x, labels, weights = load_test_jets(test_path, meta, settings.max_test_jets)
+    x, labels, weights = load_test_jets(test_path, tagger, settings.max_test_jets)
     scan_set = (
-        load_test_jets(scan_path, meta, settings.max_test_jets)
+        load_test_jets(scan_path, tagger, settings.max_test_jets)
         if scan_path
         else (x, labels, weights)
     )
@@ -218,7 +216,7 @@ def build_firmware(
         shutil.rmtree(work, ignore_errors=True)
 
     record = provenance(
-        "firmware", config, settings.seed, model=name, model_provenance=meta.get("provenance")
+        "firmware", config, settings.seed, model=name, model_provenance=tagger.provenance
     )
     branches: dict[str, np.ndarray] = {
         "logit_float": logit_float[:, 0],
@@ -230,7 +228,7 @@ def build_firmware(
         branches["logit_hls4ml"] = logit_hls[:, 0]
     if logit_rtl is not None:
         branches["logit_rtl"] = logit_rtl[:, 0]
-    write_root(out / "scores.root", {"jets": branches}, record)
+    write_root(out / "scores.root", {JETS_TREE: branches}, record)
 
     effs = settings.signal_efficiencies
     report: dict[str, Any] = {
@@ -243,7 +241,7 @@ def build_firmware(
         },
         "multiplications": network.multiplications,
         "nonzero_weights": qnet.nonzero_weights,
-        "feature_names": list(meta["feature_names"]),
+        "feature_names": list(tagger.feature_names),
         "n_test_jets": len(x),
         "precision": precision_report,
         "output": "raw logit in ap_fixed<W,I> (no sigmoid in firmware: monotonic, so cuts and ROC are unchanged)",
@@ -320,8 +318,8 @@ def _rtl_path(
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     r = settings.rtl
     if not r.enabled:
-        reason = "firmware.rtl.enabled is false"
-        return {"skipped": reason, "resources": _skipped_resources(reason)}, None
+        disabled = "firmware.rtl.enabled is false"
+        return {"skipped": disabled, "resources": _skipped_resources(disabled)}, None
     period = settings.clock_period_ns
     project = work / "rtl"
     metadata = {"deeppp_model": name, "precision": str(qnet.fmt)}

@@ -8,13 +8,13 @@ an error that names the layer, instead of being silently mistranslated.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from torch import nn
 
 from deeppp import DeepppError
+from deeppp.contracts import multiplications
 
 
 class UnsupportedLayerError(DeepppError):
@@ -49,7 +49,7 @@ class DenseNetwork:
     @property
     def multiplications(self) -> int:
         """FPGA cost measure of the ml stage: sum over layers of n_in x n_out."""
-        return int(sum(a * b for a, b in itertools.pairwise(self.layout)))
+        return int(multiplications(self.layout))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Float64 forward pass (output = logit), the reference the fixed-point versions approximate."""

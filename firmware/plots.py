@@ -18,9 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from firmware.summary import FAMILIES
-from ml.metrics import weighted_roc
-from ml.plots import EPS_S_GRID, label, rejection_curve, save, style
+from deeppp.contracts import MODEL_FAMILY_LABELS
+from deeppp.metrics import weighted_roc
+from deeppp.plotting import EPS_S_GRID, label, rejection_curve, save, style
 
 _MARKERS = {
     "unpruned": "*",
@@ -61,7 +61,7 @@ def resources_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, 
             x,
             [r["lut_da4ml_estimate"] for r in members],
             marker=_MARKERS.get(family, "P"),
-            label=f"{FAMILIES.get(family, family)} (da4ml estimate)",
+            label=f"{MODEL_FAMILY_LABELS.get(family, family)} (da4ml estimate)",
         )
         with_yosys = [r for r in members if r["lut_yosys"] is not None]
         if with_yosys:
@@ -71,7 +71,7 @@ def resources_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, 
                 marker=_MARKERS.get(family, "P"),
                 facecolors="none",
                 edgecolors="k",
-                label=f"{FAMILIES.get(family, family)} (Yosys)",
+                label=f"{MODEL_FAMILY_LABELS.get(family, family)} (Yosys)",
             )
     _annotate(ax, rows, "lut_da4ml_estimate")
     ax.set_yscale("log")
@@ -96,7 +96,7 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
             [r["pruned_fraction"] for r in members],
             [r["latency_ns"] for r in members],
             marker=_MARKERS.get(family, "P"),
-            label=FAMILIES.get(family, family),
+            label=MODEL_FAMILY_LABELS.get(family, family),
         )
     _annotate(ax, rows, "latency_ns")
     ax.set_xlabel("Pruned fraction of multiplications")

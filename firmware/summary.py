@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,25 +19,20 @@ import pandas as pd
 
 from deeppp import DeepppError
 from deeppp.atomic import write_text_atomic
+from deeppp.contracts import JETS_TREE, MODEL_FAMILY_LABELS, parse_model_name
 from deeppp.rootio import InputFileError, read_tree
+from firmware import plots
 from firmware.report_values import value_of
 
-FAMILIES = {
-    "unpruned": "unpruned",
-    "autopruner": "AutoPruner (hidden)",
-    "retrained": "AutoPruner layout, retrained",
-    "ptr": "prune/train/repeat",
-    "autopruner_in": "AutoPruner (inputs)",
-    "other": "other",
-}
-_FAMILY_RE = re.compile(r"^(?:(unpruned)|(autopruner|retrained|ptr)_h\d+|(autopruner_in)\d+)")
+#: Legend names of the model families; "other" for a model outside the ml stage's grammar.
+FAMILIES = {**MODEL_FAMILY_LABELS, "other": "other"}
 
 
 def model_family(name: str) -> str:
-    match = _FAMILY_RE.match(name)
-    if match is None:
+    try:
+        return parse_model_name(name).family
+    except ValueError:
         return "other"
-    return next(group for group in match.groups() if group is not None)
 
 
 def read_report(model_dir: str | Path) -> dict[str, Any]:
@@ -164,7 +158,6 @@ def write_summary(model_dirs: Sequence[str | Path], out_dir: str | Path) -> list
         pd.DataFrame(rows).to_csv(index=False, lineterminator="\n", float_format="%.6g"),
     )
     write_text_atomic(out / "summary.md", markdown_table(rows))
-    from firmware import plots
 
     plots.resources_vs_pruning(out / "resources_vs_pruning.png", rows)
     plots.latency_vs_pruning(out / "latency_vs_pruning.png", rows)
@@ -185,7 +178,9 @@ def _roc_selection(names: Sequence[str]) -> list[str]:
 
 
 def read_scores(path: Path) -> dict[str, np.ndarray]:
-    jets = read_tree(path, "jets", required=["logit_float", "logit_fixed_point", "label", "weight"])
+    jets = read_tree(
+        path, JETS_TREE, required=["logit_float", "logit_fixed_point", "label", "weight"]
+    )
     return {field: np.asarray(jets[field]) for field in jets.fields}
 
 

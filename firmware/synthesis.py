@@ -166,7 +166,9 @@ def run_nextpnr_ecp5(
     fmax = [v.get("achieved") for v in data.get("fmax", {}).values() if isinstance(v, dict)]
     util = data.get("utilization", {})
     return {
-        "fmax_mhz": min(fmax) if fmax else None,
+        "fmax_mhz": min(f for f in fmax if f is not None)
+        if any(f is not None for f in fmax)
+        else None,
         "lut4": util.get("TRELLIS_COMB", {}).get("used"),
         "ff": util.get("TRELLIS_FF", {}).get("used"),
         "dsp": util.get("MULT18X18D", {}).get("used"),

@@ -13,10 +13,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from deeppp.contracts import TruthRole
+
 #: ``truth_role`` codes (see docs/data_contracts.md).
-ROLE_HIGGS = 1
-ROLE_HIGGS_B = 2
-ROLE_HARD_PARTON = 3
 
 HIGGS_ID = 25
 CHARM, BOTTOM = 4, 5
@@ -231,7 +230,7 @@ def _is_hard_outgoing_parton(
 
 
 def _truth_roles(pid: np.ndarray, status: np.ndarray, mother1: np.ndarray) -> np.ndarray:
-    role = np.full(len(pid), ROLE_HIGGS_B, np.int32)
-    role[pid == HIGGS_ID] = ROLE_HIGGS
-    role[_is_hard_outgoing_parton(pid, status, mother1)] = ROLE_HARD_PARTON
+    role = np.full(len(pid), TruthRole.HIGGS_B, np.int32)
+    role[pid == HIGGS_ID] = TruthRole.HIGGS
+    role[_is_hard_outgoing_parton(pid, status, mother1)] = TruthRole.HARD_PARTON
     return role

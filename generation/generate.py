@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from deeppp import DeepppError
+from deeppp.contracts import EVENTS_TREE
 from deeppp.provenance import provenance
 from deeppp.rootio import write_root
 from generation.events import SpeciesTable, extract, signal_vetoed
@@ -29,8 +30,6 @@ from generation.settings import pythia_settings
 #: Events per ``nextBatch`` call: large enough that the Python overhead per batch is negligible,
 #: small enough that the full (all-particle) record of one batch stays well below 100 MB.
 BATCH_SIZE = 100
-
-EVENTS_TREE = "events"
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def _seed_suffix(replica: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ml.settings import STUDY_OUTPUTS
+    from deeppp.contracts import ML_STUDY_OUTPUTS as STUDY_OUTPUTS
 
     parser = argparse.ArgumentParser(
         prog="python -m ml",

@@ -22,7 +22,6 @@ nodes together), ``L_pruner = strength * (B + beta * P)``:
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from deeppp import DeepppError
+from deeppp.contracts import multiplications
 from ml.gates import Gate, GatedTagger
 from ml.settings import BudgetUnit, PrunerSettings
 
@@ -40,11 +40,6 @@ Phase = Literal["warmup", "prune", "settle", "finetune"]
 
 class PrunerError(DeepppError):
     """The gates did not separate within the allowed epochs; the message says by how much."""
-
-
-def multiplications(widths: Sequence[float | torch.Tensor]) -> float | torch.Tensor:
-    """Dense-network FPGA cost: sum over layers of n_in x n_out (soft counts allowed)."""
-    return sum(a * b for a, b in itertools.pairwise(widths))  # type: ignore[return-value]
 
 
 @dataclass
@@ -83,7 +78,7 @@ class GateGroup:
     def cost_of(self, counts: Sequence[float | torch.Tensor]) -> float | torch.Tensor:
         """Budget usage (nodes or multiplications) for given per-layer node counts."""
         if self.unit == "nodes":
-            return sum(counts)  # type: ignore[return-value]
+            return sum(counts)
         return multiplications(self._widths(counts))
 
     def target_at_step(self, step: int, n_steps: int) -> float:
@@ -146,10 +141,12 @@ class GateGroup:
         logits = self.gate.logits
         values = torch.sigmoid(logits)
         if self.unit == "nodes":
-            used = values.sum() / gate_target
+            used: float | torch.Tensor = values.sum() / gate_target
         else:
-            used = self.cost_of([v.sum() / gate_target for v in torch.split(values, self.sizes)])
-        budget_term = self.size * ((used - target) / float(self.full_budget)) ** 2
+            used = self.cost_of(
+                [v.sum() / gate_target for v in torch.split(values, list(self.sizes))]
+            )
+        budget_term = torch.as_tensor(self.size * ((used - target) / float(self.full_budget)) ** 2)
         if beta <= 0.0:
             return budget_term
         keep = self.select(target).to(logits.dtype)
@@ -182,7 +179,7 @@ class GateGroup:
             coefficient = scale * 2.0 * self.size * (used - target) / full**2 / gate_target
             gradient = slope * coefficient
         else:
-            counts = [float(v.sum()) / gate_target for v in torch.split(values, self.sizes)]
+            counts = [float(v.sum()) / gate_target for v in torch.split(values, list(self.sizes))]
             used = float(self.cost_of(counts))
             widths = self._widths(counts)
             coefficient = scale * 2.0 * self.size * (used - target) / full**2 / gate_target

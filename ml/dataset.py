@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deeppp.contracts import JETS_TREE, SPLITS
 from deeppp.rootio import InputFileError, read_provenance, read_tree
-
-TREE = "jets"
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -74,10 +72,13 @@ def read_split(path: str | os.PathLike[str]) -> JetSample:
             f"{path}: provenance has no 'feature_names' list (not a dataset file?)"
         )
     arrays = read_tree(
-        path, TREE, required=[*names, "label", "weight"], filter_name=[*names, "label", "weight"]
+        path,
+        JETS_TREE,
+        required=[*names, "label", "weight"],
+        filter_name=[*names, "label", "weight"],
     )
     if len(arrays) == 0:
-        raise InputFileError(f"{path}: tree '{TREE}' holds no jets")
+        raise InputFileError(f"{path}: tree '{JETS_TREE}' holds no jets")
     features = np.stack([np.asarray(arrays[n], dtype=np.float32) for n in names], axis=1)
     labels = np.asarray(arrays["label"], dtype=np.float32)
     weights = np.asarray(arrays["weight"], dtype=np.float32)

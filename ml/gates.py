@@ -25,6 +25,8 @@ class Gate(nn.Module):
     """Gate values ``sigmoid(w)`` for one or several layers (``sizes``); after :meth:`freeze`,
     fixed values (0 = pruned)."""
 
+    frozen_values: torch.Tensor  # a registered buffer (moves with .to(), saved with the state)
+
     def __init__(self, sizes: Sequence[int], initial_value: float) -> None:
         super().__init__()
         if not 0.0 < initial_value < 1.0:
@@ -44,7 +46,7 @@ class Gate(nn.Module):
         return self.frozen_values if self.frozen else torch.sigmoid(self.logits)
 
     def layer_values(self) -> tuple[torch.Tensor, ...]:
-        return torch.split(self.values(), self.sizes)
+        return torch.split(self.values(), list(self.sizes))
 
     def freeze(self, values: torch.Tensor) -> None:
         """Fix the gate values (0 for rejected nodes); the logits stop training."""
@@ -58,7 +60,7 @@ class Gate(nn.Module):
         return self.values().detach() > 0
 
     def kept_per_layer(self) -> tuple[torch.Tensor, ...]:
-        return torch.split(self.kept(), self.sizes)
+        return torch.split(self.kept(), list(self.sizes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x * g`` for a single-layer gate (the tagger itself folds gates into the weights)."""
@@ -104,9 +106,14 @@ class GatedTagger(nn.Module):
             return
         with torch.no_grad():
             self.gates_active = True
-            for layer, gate in zip(self.linears, self.column_gates(), strict=True):
+            for layer, gate in zip(self.dense_layers, self.column_gates(), strict=True):
                 if gate is not None:
                     layer.weight.div_(gate)
+
+    @property
+    def dense_layers(self) -> list[nn.Linear]:
+        """The Linear layers, typed (``nn.ModuleList`` iterates as plain ``Module``)."""
+        return [layer for layer in self.linears if isinstance(layer, nn.Linear)]
 
     @property
     def gates(self) -> list[Gate]:
@@ -131,7 +138,7 @@ class GatedTagger(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n_hidden = len(self.linears) - 1
-        for i, (layer, gate) in enumerate(zip(self.linears, self.column_gates(), strict=True)):
+        for i, (layer, gate) in enumerate(zip(self.dense_layers, self.column_gates(), strict=True)):
             weight = layer.weight if gate is None else layer.weight * gate
             x = F.linear(x, weight, layer.bias)
             if i < n_hidden:
@@ -158,7 +165,7 @@ class GatedTagger(nn.Module):
         linears = [m for m in sequential if isinstance(m, nn.Linear)]
         net = cls(linears[0].in_features, [m.out_features for m in linears[:-1]])
         with torch.no_grad():
-            for mine, theirs in zip(net.linears, linears, strict=True):
+            for mine, theirs in zip(net.dense_layers, linears, strict=True):
                 mine.weight.copy_(theirs.weight)
                 mine.bias.copy_(theirs.bias)
         return net
@@ -188,7 +195,7 @@ def extract_sequential(net: GatedTagger) -> tuple[nn.Sequential, torch.Tensor]:
     new_linears = [m for m in sequential if isinstance(m, nn.Linear)]
     with torch.no_grad():
         for old, new, rows, cols, values in zip(
-            net.linears, new_linears, row_masks, col_masks, col_values, strict=True
+            net.dense_layers, new_linears, row_masks, col_masks, col_values, strict=True
         ):
             weight = old.weight.detach().cpu()[rows][:, cols] * values[cols].unsqueeze(0)
             new.weight.copy_(weight)

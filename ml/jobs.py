@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from deeppp.atomic import write_json_atomic
+from deeppp.contracts import SPLITS
+from deeppp.metrics import tagger_metrics
 from deeppp.provenance import provenance
-from ml.dataset import SPLITS, JetSample, read_dataset
-from ml.metrics import tagger_metrics
+from ml.dataset import JetSample, read_dataset
 from ml.model_io import load_model, predict_logits, save_model
 from ml.recipes import (
     TrainedTagger,

@@ -13,9 +13,11 @@ import itertools
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -155,3 +157,59 @@ def predict_logits(
     x = (features.to(torch.float32) - meta["feature_mean"]) / meta["feature_std"]
     with torch.no_grad():
         return sequential(x).reshape(-1)
+
+
+@dataclass(frozen=True)
+class Tagger:
+    """A trained tagger as every consumer sees it: the plain network plus its standardisation.
+
+    The ml -> firmware hand-off: firmware, studies and benchmarks standardise features through
+    :meth:`standardise` (float32, exactly as in training) instead of re-implementing it.
+    """
+
+    network: nn.Sequential
+    feature_names: tuple[str, ...]
+    feature_mean: np.ndarray  # float32, one per feature
+    feature_std: np.ndarray  # float32, positive
+    provenance: dict[str, Any]
+
+    @property
+    def layout(self) -> list[int]:
+        return sequential_layout(self.network)
+
+    def standardise(self, raw: np.ndarray) -> np.ndarray:
+        """``(x - mean) / std`` in float32 for raw features ordered as :attr:`feature_names`."""
+        raw = np.asarray(raw, dtype=np.float32)
+        if raw.ndim != 2 or raw.shape[1] != len(self.feature_names):
+            raise ValueError(
+                f"features of shape {raw.shape} for a tagger with {len(self.feature_names)} inputs"
+            )
+        return (raw - self.feature_mean) / self.feature_std
+
+    def logits(self, raw: np.ndarray) -> np.ndarray:
+        """Output logits (float32) of raw features; the sigmoid is left out (it is monotonic)."""
+        with torch.no_grad():
+            x = torch.from_numpy(self.standardise(raw))
+            return self.network(x).reshape(-1).numpy()
+
+
+def load_tagger(path: str | os.PathLike[str]) -> Tagger:
+    """:func:`load_model` as a :class:`Tagger`; refuses non-finite weights and ``std <= 0``.
+
+    A network with NaN weights scores every jet NaN, and a zero standard deviation turns a
+    feature into inf: both would give a meaningless ROC instead of an error.
+    """
+    sequential, meta = load_model(path)
+    std = meta["feature_std"].numpy().astype(np.float32)
+    if not bool(np.all(std > 0)):
+        raise InputFileError(f"{path}: feature_std must be positive (a constant feature?)")
+    for key, value in sequential.state_dict().items():
+        if not bool(torch.isfinite(value).all()):
+            raise InputFileError(f"{path}: non-finite values in the network weights ({key})")
+    return Tagger(
+        network=sequential,
+        feature_names=tuple(meta["feature_names"]),
+        feature_mean=meta["feature_mean"].numpy().astype(np.float32),
+        feature_std=std,
+        provenance=meta["provenance"],
+    )

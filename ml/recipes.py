@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from deeppp.contracts import hidden_nodes_for_percent, multiplications
 from ml.autopruner import PrunerSchedule, make_groups
 from ml.dataset import JetSample, Standardisation
 from ml.gates import GatedTagger, extract_sequential
@@ -21,8 +22,6 @@ from ml.settings import (
     MLSettings,
     ModelSpec,
     check_group_budget,
-    full_multiplications,
-    hidden_nodes_for_percent,
 )
 from ml.training import FitResult, Tensors, configure_torch, fit
 
@@ -87,7 +86,7 @@ def hidden_budget(
     """Budget of a hidden-pruning model: nodes, or multiplications of the whole network."""
     if settings.budget_unit == "nodes":
         return hidden_nodes_for_percent(percent, hidden_layout)
-    full = full_multiplications([n_inputs, *hidden_layout, 1])
+    full = multiplications([n_inputs, *hidden_layout, 1])
     return math.ceil(percent * full / 100)
 
 
@@ -217,7 +216,7 @@ def _node_scores(net: GatedTagger, kept_inputs: torch.Tensor) -> list[torch.Tens
     scores = []
     previous = kept_inputs
     assert net.hidden_gate is not None
-    for layer, kept in zip(net.linears[:-1], net.hidden_gate.kept_per_layer(), strict=True):
+    for layer, kept in zip(net.dense_layers[:-1], net.hidden_gate.kept_per_layer(), strict=True):
         kept = kept.cpu()
         l1 = layer.weight.detach().cpu()[:, previous].abs().sum(dim=1)
         mean = l1[kept].mean()
@@ -241,7 +240,7 @@ def train_ptr(
     def usage(counts: list[int]) -> int:
         if settings.budget_unit == "nodes":
             return sum(counts)
-        return full_multiplications([n_inputs, *counts, 1])
+        return multiplications([n_inputs, *counts, 1])
 
     standardisation = Standardisation.fit(samples["train"])
     device = configure_torch(settings.training, spec.seed)
@@ -297,7 +296,7 @@ def train_ptr(
             {
                 "step": step,
                 "hidden_nodes": sum(counts),
-                "multiplications": full_multiplications([n_inputs, *counts, 1]),
+                "multiplications": multiplications([n_inputs, *counts, 1]),
                 "nodes_per_layer": list(counts),
                 "epochs": result.epochs_run,
                 "val_auc": result.history[result.best_epoch]["val_auc"],
@@ -316,4 +315,4 @@ def multiplication_count(sequential: nn.Sequential) -> int:
     widths = [m.in_features for m in sequential if isinstance(m, nn.Linear)][:1] + [
         m.out_features for m in sequential if isinstance(m, nn.Linear)
     ]
-    return full_multiplications(widths)
+    return multiplications(widths)

@@ -8,12 +8,15 @@ budget smaller than one node per layer) is checked here, with a message naming t
 from __future__ import annotations
 
 import hashlib
-import itertools
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from deeppp import DeepppError
+from deeppp.contracts import (
+    ML_STUDY_OUTPUTS,
+    hidden_nodes_for_percent,
+    parse_model_name,
+)
 
 
 class MLConfigError(DeepppError):
@@ -153,17 +156,6 @@ def check_group_budget(k: int, group_size: int, what: str, minimum: int = 1) -> 
         raise MLConfigError(f"{what}: budget of {k} gates exceeds the group size of {group_size}")
 
 
-def hidden_nodes_for_percent(percent: int, hidden_layout: tuple[int, ...]) -> int:
-    """Node budget for ``percent`` % of all hidden nodes, rounded up (30 % of 256 -> 77, 70 % -> 180)."""
-    total = sum(hidden_layout)
-    return -(-percent * total // 100)
-
-
-def full_multiplications(layout: list[int] | tuple[int, ...]) -> int:
-    """FPGA cost of a dense network: sum over layers of n_in x n_out."""
-    return sum(a * b for a, b in itertools.pairwise(layout))
-
-
 def derive_seed(global_seed: int, replica: int) -> int:
     """Training seed of seed replica ``replica``; replica 0 (the main models) share one seed,
     so the unpruned, AutoPruner and retrained models start from comparable initialisations."""
@@ -172,13 +164,6 @@ def derive_seed(global_seed: int, replica: int) -> int:
 
 
 ModelKind = Literal["plain", "autopruner", "retrained", "ptr"]
-
-_NAME = re.compile(
-    r"^(?:(?P<unpruned>unpruned)"
-    r"|(?P<kind>autopruner|retrained|ptr)_h(?P<percent>\d+)"
-    r"|autopruner_in(?P<inputs>\d+)(?P<alt>_alt)?)"
-    r"(?:_seed(?P<replica>\d+))?$"
-)
 
 
 @dataclass(frozen=True)
@@ -201,32 +186,31 @@ class ModelSpec:
 
 def model_spec(settings: MLSettings, name: str) -> ModelSpec:
     """Parse a model name (``unpruned``, ``autopruner_h30``, ``autopruner_in10_alt_seed1`` ...)."""
-    match = _NAME.match(name)
-    if match is None:
-        raise MLConfigError(
-            f"unknown model name {name!r} (expected unpruned, autopruner_h<P>, retrained_h<P>, "
-            "ptr_h<P>, autopruner_in<K>[_alt], optionally with _seed<i>)"
-        )
-    replica = int(match["replica"]) if match["replica"] is not None else 0
+    try:
+        parsed = parse_model_name(name)
+    except ValueError as err:
+        raise MLConfigError(str(err)) from None
+    replica = parsed.replica
     seed = derive_seed(settings.seed, replica)
     layout = settings.training.hidden_layout
-    if match["unpruned"]:
+    if parsed.family == "unpruned":
         return ModelSpec(name, "plain", layout, seed, replica)
-    if match["inputs"] is not None:
-        if match["alt"]:
+    if parsed.input_keep is not None:
+        if parsed.alternative_layout:
             if settings.alt_hidden_layout is None:
                 raise MLConfigError(f"{name}: ml.alt_hidden_layout is null")
             layout = settings.alt_hidden_layout
-        k = int(match["inputs"])
+        k = parsed.input_keep
         check_group_budget(k, 10**9, f"model {name}")
         return ModelSpec(name, "autopruner", layout, seed, replica, input_keep=k)
-    percent = int(match["percent"])
+    assert parsed.hidden_percent is not None
+    percent = parsed.hidden_percent
     if not 1 <= percent <= 100:
         raise MLConfigError(f"model {name}: hidden budget {percent} % must be within 1..100")
     check_group_budget(
         hidden_nodes_for_percent(percent, layout), sum(layout), f"model {name}", minimum=len(layout)
     )
-    kind: ModelKind = match["kind"]  # type: ignore[assignment]
+    kind: ModelKind = "plain" if parsed.family == "unpruned" else parsed.family  # type: ignore[assignment]
     source = (
         f"autopruner_h{percent}" + (f"_seed{replica}" if replica else "")
         if kind == "retrained"
@@ -256,29 +240,6 @@ def model_names(settings: MLSettings, *, core_only: bool = False) -> list[str]:
     return names
 
 
-#: Files each study writes into the study directory ({results}/ml/); JSON first.
-STUDY_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "baseline": ("baseline.json", "baseline_roc.png", "baseline_loss.png"),
-    "inputs": ("inputs.json", "inputs_performance.png", "inputs_ranking.png"),
-    "hidden": (
-        "hidden.json",
-        "hidden_gates.png",
-        "hidden_loss.png",
-        "hidden_allocation.png",
-        "hidden_roc.png",
-    ),
-    "retrain": ("retrain.json", "retrain_auc.png", "retrain_roc.png"),
-    "ptr": ("ptr.json", "ptr_comparison.png", "ptr_roc.png"),
-    "stability": (
-        "stability.json",
-        "stability_auc.png",
-        "stability_allocation.png",
-        "stability_features.png",
-    ),
-    "summary": ("summary.csv", "summary.md", "roc_all.png"),
-}
-
-
 def study_models(settings: MLSettings, study: str) -> list[str]:
     """Models a study reads (its Snakemake inputs). Here, not in ml.studies, so that parsing the
     workflow never imports torch."""
@@ -304,4 +265,4 @@ def study_models(settings: MLSettings, study: str) -> list[str]:
         return ["unpruned", *replicas]
     if study == "summary":
         return model_names(settings)
-    raise ValueError(f"unknown study {study!r} (known: {', '.join(STUDY_OUTPUTS)})")
+    raise ValueError(f"unknown study {study!r} (known: {', '.join(ML_STUDY_OUTPUTS)})")

@@ -2,7 +2,7 @@
 
 Every study reads trained models (``models/{model}/{model.pt,metrics.json,history.json}``) and the
 test split, and writes to the study directory (``{results}/ml/``) the files named in
-:data:`STUDY_OUTPUTS`. ROC curves are recomputed from ``model.pt`` on the test jets, so a study
+:data:`deeppp.contracts.ML_STUDY_OUTPUTS`. ROC curves are recomputed from ``model.pt`` on the test jets, so a study
 checks the saved networks, not numbers copied from training.
 """
 
@@ -23,17 +23,17 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from deeppp.atomic import write_json_atomic, write_text_atomic
+from deeppp.contracts import ML_STUDY_OUTPUTS, dataset_file_name, hidden_nodes_for_percent
+from deeppp.metrics import efficiency_key, weighted_roc
+from deeppp.plotting import EPS_S_GRID, rejection_curve, roc_with_ratio
 from deeppp.provenance import provenance
 from deeppp.rootio import InputFileError
 from ml import plots
 from ml.dataset import JetSample, read_split
 from ml.jobs import file_digest, tagger_logits
-from ml.metrics import efficiency_key, weighted_roc
 from ml.model_io import load_model
 from ml.settings import (
-    STUDY_OUTPUTS,
     MLSettings,
-    hidden_nodes_for_percent,
     model_names,
     study_models,
 )
@@ -70,7 +70,7 @@ class ModelStore:
         # inputs, and reading any other would race with that model's training job.
         self.declared = None if declared is None else set(declared)
         self.models_dir = Path(models_dir)
-        self.test_path = Path(dataset_dir, "test.root")
+        self.test_path = Path(dataset_dir, dataset_file_name("test"))
         self._test: JetSample | None = None
         self._cache: dict[str, ModelResult] = {}
         self.provenance: dict[str, Any] | None = None
@@ -102,7 +102,7 @@ class ModelStore:
                 name,
                 files["metrics.json"],
                 files["history.json"],
-                plots.rejection_curve(eps_s, eps_b),
+                rejection_curve(eps_s, eps_b),
             )
         return self._cache[name]
 
@@ -154,13 +154,13 @@ def run_study(
     if study != "summary":
         payload = _finite(payload)
         payload["provenance"] = record
-        write_json_atomic(out / STUDY_OUTPUTS[study][0], payload)
+        write_json_atomic(out / ML_STUDY_OUTPUTS[study][0], payload)
     return payload
 
 
 def _baseline(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
     r = store["unpruned"]
-    plots.roc_with_ratio(
+    roc_with_ratio(
         out / "baseline_roc.png", [("unpruned", r.rejection)], "unpruned", "IL(39)+4xHL(64)+OL"
     )
     fit = r.history["fits"][0]
@@ -178,7 +178,7 @@ def _baseline(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, A
         "model": "unpruned",
         **_summary_entry(r),
         "best_epoch": fit["best_epoch"],
-        "roc": {"eps_s": plots.EPS_S_GRID.tolist(), "rejection": r.rejection.tolist()},
+        "roc": {"eps_s": EPS_S_GRID.tolist(), "rejection": r.rejection.tolist()},
     }
 
 
@@ -273,7 +273,8 @@ def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
     models = [f"autopruner_h{p}" for p in settings.hidden_budgets_percent]
     ref = store["unpruned"]
     result: dict[str, Any] = {"budget_unit": settings.budget_unit, "models": {}}
-    gate_panels, traces = [], []
+    gate_panels: list[Any] = []
+    traces: list[tuple[str, list[tuple[float, float]], list[float], float | None]] = []
     n_layers = len(settings.training.hidden_layout)
     for p, m in zip(settings.hidden_budgets_percent, models, strict=True):
         r = store[m]
@@ -320,7 +321,7 @@ def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any
         "Hidden layer",
         reference=float(settings.training.hidden_layout[0]),
     )
-    plots.roc_with_ratio(
+    roc_with_ratio(
         out / "hidden_roc.png", [(n, store[n].rejection) for n in ["unpruned", *models]], "unpruned"
     )
     result["unpruned"] = _summary_entry(ref)
@@ -367,7 +368,7 @@ def _retrain(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
         "ROC AUC (test)",
         reference=("unpruned", ref.value("auc"), ref.error("auc")),
     )
-    plots.roc_with_ratio(
+    roc_with_ratio(
         out / "retrain_roc.png",
         [("unpruned", ref.rejection)] + [(n, store[n].rejection) for pair in pairs for n in pair],
         "unpruned",
@@ -431,7 +432,7 @@ def _ptr(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
         ),
         logy_second=True,
     )
-    plots.roc_with_ratio(
+    roc_with_ratio(
         out / "ptr_roc.png",
         [("unpruned", ref.rejection)] + [(n, store[n].rejection) for pair in pairs for n in pair],
         "unpruned",
@@ -577,7 +578,7 @@ def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, An
         for p in settings.hidden_budgets_percent
         for kind in ("autopruner", "retrained", "ptr")
     ]
-    plots.roc_with_ratio(out / "roc_all.png", [(n, store[n].rejection) for n in core], "unpruned")
+    roc_with_ratio(out / "roc_all.png", [(n, store[n].rejection) for n in core], "unpruned")
     return {"rows": rows}
 
 

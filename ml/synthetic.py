@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deeppp.contracts import JETS_TREE, SPLITS
 from deeppp.provenance import provenance
 from deeppp.rootio import write_root
-
-SPLITS = ("train", "val", "test")
 
 
 def synthetic_feature_names(n_features: int, n_informative: int) -> list[str]:
@@ -79,5 +78,5 @@ def write_synthetic_dataset(
         record = provenance(
             "synthetic", None, seed, split=split, feature_names=names, n_informative=n_informative
         )
-        write_root(out / f"{split}.root", {"jets": branches}, record)
+        write_root(out / f"{split}.root", {JETS_TREE: branches}, record)
     return out

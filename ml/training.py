@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from deeppp.metrics import weighted_auc
 from ml.autopruner import PrunerSchedule, SnapReport
 from ml.gates import GatedTagger
-from ml.metrics import weighted_auc
 from ml.settings import TrainingSettings
 
 
@@ -153,12 +153,12 @@ def fit(
         after_gate |= set(range(1, len(net.linears)))
     param_groups: list[dict[str, Any]] = [
         {
-            "params": [m.weight for i, m in enumerate(net.linears) if i not in after_gate],
+            "params": [m.weight for i, m in enumerate(net.dense_layers) if i not in after_gate],
             "weight_decay": settings.weight_decay,
         },
-        {"params": [m.bias for m in net.linears]},
+        {"params": [m.bias for m in net.dense_layers]},
         {
-            "params": [m.weight for i, m in enumerate(net.linears) if i in after_gate],
+            "params": [m.weight for i, m in enumerate(net.dense_layers) if i in after_gate],
             "weight_decay": settings.weight_decay,
         },
     ]

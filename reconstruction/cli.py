@@ -8,9 +8,10 @@ from pathlib import Path
 from deeppp.atomic import write_text_atomic
 from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config, validate_config
+from deeppp.contracts import PROCESS_LABEL
 from reconstruction.features import feature_table_markdown
 from reconstruction.merge import merge_features
-from reconstruction.pipeline import PROCESS_LABEL, reconstruct_chunk
+from reconstruction.pipeline import reconstruct_chunk
 
 PROG = "python -m reconstruction"
 

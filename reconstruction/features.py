@@ -219,7 +219,7 @@ def assemble_features(
         index = np.where(present, track_jet_offsets[:-1] + i - 1, dummy)
         p = f"trackjet{i}_"
         dphi = np.mod(padded["phi"][index] - large_r["phi"] + np.pi, 2 * np.pi) - np.pi
-        measured = {
+        measured: dict[str, np.ndarray] = {
             "pt_fraction": padded["pt"][index] / large_r["pt"],
             "dr": np.hypot(padded["eta"][index] - large_r["eta"], dphi),
             "mass": padded["mass"][index],
@@ -232,6 +232,7 @@ def assemble_features(
             measured[f"sd0_{k}"] = padded["sd0_leading"][index, k - 1]
         for short, value in measured.items():
             feature = FEATURE_BY_NAME[p + short]
+            assert feature.default is not None  # every track-jet feature has a missing value
             columns[feature.name] = np.where(present & np.isfinite(value), value, feature.default)
     return {
         name: np.asarray(columns[name], dtype=FEATURE_DTYPE).reshape(n_jets)

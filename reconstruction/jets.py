@@ -18,7 +18,7 @@ from deeppp import DeepppError
 from reconstruction.detector import FlatEvents
 
 try:
-    from reconstruction import _fastjet_ext
+    from reconstruction import _fastjet_ext  # type: ignore[attr-defined]
 except ImportError as err:  # pragma: no cover - only without a build
     raise DeepppError(
         f"the compiled extension reconstruction._fastjet_ext is not available ({err}); "

@@ -13,8 +13,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-ROLE_HIGGS = 1
-ROLE_HIGGS_B = 2
+from deeppp.contracts import TruthRole
 
 FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT = 5, 4, 0
 
@@ -45,9 +44,9 @@ def higgs_matched(
     ``truth`` is per event (fields role, eta, phi); jets are flat with their event index.
     """
     truth_of_jet = truth[jet_event]
-    higgs = ak.firsts(truth_of_jet[truth_of_jet.role == ROLE_HIGGS])
+    higgs = ak.firsts(truth_of_jet[truth_of_jet.role == TruthRole.HIGGS])
     dr_higgs = ak.to_numpy(ak.fill_none(delta_r(jet_eta, jet_phi, higgs.eta, higgs.phi), np.inf))
-    quarks = truth_of_jet[truth_of_jet.role == ROLE_HIGGS_B]
+    quarks = truth_of_jet[truth_of_jet.role == TruthRole.HIGGS_B]
     n_inside = ak.to_numpy(
         ak.sum(delta_r(jet_eta, jet_phi, quarks.eta, quarks.phi) < match_dr, axis=1)
     )

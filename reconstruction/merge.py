@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from deeppp import DeepppError
+from deeppp.contracts import JETS_TREE, PROCESS_LABEL, PROVENANCE_KEY, SPLITS
 from deeppp.provenance import provenance
 from deeppp.rootio import InputFileError, open_root, write_root
 from reconstruction import features
-from reconstruction.pipeline import JET_BRANCH_TYPES, JETS_TREE, PROCESS_LABEL, describe_error
+from reconstruction.pipeline import JET_BRANCH_TYPES, describe_error
 
-SPLITS = ("train", "val", "test")
 JET_BRANCHES: tuple[str, ...] = (*features.FEATURE_NAMES, *JET_BRANCH_TYPES)
 
 
@@ -34,9 +34,9 @@ def read_features_file(
     """The ``jets`` tree of a features file as numpy columns, plus its provenance (checked)."""
     path = Path(path)
     with open_root(path) as f:
-        if JETS_TREE not in f or "provenance" not in f:
+        if JETS_TREE not in f or PROVENANCE_KEY not in f:
             raise InputFileError(
-                f"{path}: not a features file (needs tree '{JETS_TREE}' and 'provenance')"
+                f"{path}: not a features file (needs tree '{JETS_TREE}' and '{PROVENANCE_KEY}')"
             )
         tree = f[JETS_TREE]
         missing = [b for b in JET_BRANCHES if b not in tree]
@@ -138,7 +138,7 @@ def merge_features(
     loaded = [(Path(p), *read_features_file(p)) for p in feature_files]
     # Deterministic order, independent of the command line: process (signal first), then chunk.
     loaded.sort(key=lambda item: (-PROCESS_LABEL[item[2]["process"]], item[2]["chunk"]))
-    seen = {}
+    seen: dict[tuple[str, int], Path] = {}
     for path, _, record in loaded:
         key = (record["process"], record["chunk"])
         if key in seen:

@@ -22,17 +22,13 @@ import uproot
 from tqdm import tqdm
 
 from deeppp import DeepppError
+from deeppp.contracts import EVENTS_TREE, JETS_TREE, PROCESS_LABEL, TRACK_JETS_TREE
 from deeppp.provenance import provenance
 from deeppp.rootio import InputFileError, open_root, write_root
 from reconstruction import btagging, detector, features, jets, labels, pileup, simulation
 from reconstruction.kinematics import pt_eta_phi
 
 logger = logging.getLogger(__name__)
-
-EVENTS_TREE = "events"
-JETS_TREE = "jets"
-TRACK_JETS_TREE = "track_jets"
-PROCESS_LABEL = {"signal": 1, "background": 0}
 
 PARTICLE_FIELDS = ("px", "py", "pz", "e", "pid", "charge", "vx", "vy", "vz")
 TRUTH_FIELDS = ("px", "py", "pz", "e", "pid", "role")
@@ -315,6 +311,7 @@ def reconstruct_batch(
         keep = labels.leading_jets(jet_event, settings.background_leading_jets)
 
     # Track jets of the kept large-R jets only.
+    assert track_jets.member_offsets is not None and track_jets.member_index is not None
     n_tj = np.diff(track_jets.parent_offsets)
     tj_keep = np.repeat(keep, n_tj)
     tj_parent = np.repeat(np.arange(len(jet_event)), n_tj)[tj_keep]

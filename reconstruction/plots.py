@@ -15,23 +15,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from deeppp.atomic import atomic_path
-from deeppp.plotstyle import experiment_label, use_style  # also selects the Agg backend
+from deeppp.contracts import TRACK_JETS_TREE
+from deeppp.plotting import experiment_label, use_style  # also selects the Agg backend
 from deeppp.rootio import InputFileError, open_root
 from reconstruction import features
 from reconstruction.labels import FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT
 from reconstruction.merge import read_features_file
-from reconstruction.pipeline import TRACK_JETS_TREE, describe_error
-
-PLOT_FILES = (
-    "features_fatjet.png",
-    "features_trackjet1.png",
-    "features_trackjet2.png",
-    "features_trackjet3.png",
-    "trimmed_mass.png",
-    "n_vr_track_jets.png",
-    "trackjet_sd0_flavour.png",
-    "trackjet_sv_mass_flavour.png",
-)
+from reconstruction.pipeline import describe_error
 
 SIGNAL_STYLE = {"color": "tab:red", "label": r"$H\rightarrow b\bar{b}$ (signal)"}
 BACKGROUND_STYLE = {"color": "tab:blue", "label": "QCD multijet"}

@@ -5,7 +5,7 @@
 # Included after rules/ml.smk (ml_model_names, ml_model_file).
 
 FIRMWARE_DIR = f"{RESULTS}/firmware"
-FIRMWARE_PLOTS = ("resources_vs_pruning", "latency_vs_pruning", "roc_float_vs_firmware", "precision_scan")
+from deeppp.contracts import FIRMWARE_PLOTS, dataset_file_name
 
 
 def firmware_models():
@@ -18,8 +18,8 @@ rule firmware_build:
     input:
         config=stage_config("firmware"),
         model=ml_model_file("{model}"),
-        test=f"{RESULTS}/dataset/test.root",
-        val=f"{RESULTS}/dataset/val.root",
+        test=f"{RESULTS}/dataset/{dataset_file_name('test')}",
+        val=f"{RESULTS}/dataset/{dataset_file_name('val')}",
     output:
         report=f"{FIRMWARE_DIR}/{{model}}/report.json",
         scores=f"{FIRMWARE_DIR}/{{model}}/scores.root",

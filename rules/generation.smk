@@ -2,6 +2,8 @@
 # and the min-bias library of the pile-up overlay (when reconstruction.pileup.mu > 0).
 #   snakemake --cores 2 generation            (re)generate only the event files
 
+from deeppp.contracts import chunk_file_name
+
 
 def event_chunks():
     """(process, chunk) pairs the config asks for."""
@@ -13,7 +15,7 @@ def event_chunks():
 
 
 def event_file(process, chunk):
-    return f"{RESULTS}/events/{process}/{chunk:03d}.root"
+    return f"{RESULTS}/events/{process}/{chunk_file_name(chunk)}"
 
 
 def _maybe_temp(path):

@@ -6,7 +6,7 @@ from ml.settings import MLConfigError as _MLConfigError
 from ml.settings import MLSettings as _MLSettings
 from ml.settings import model_names as _ml_model_names
 from ml.settings import model_spec as _ml_model_spec
-from ml.settings import STUDY_OUTPUTS as ML_STUDY_OUTPUTS
+from deeppp.contracts import ML_MODEL_FILES, ML_STUDY_OUTPUTS, SPLITS, dataset_file_name
 from ml.settings import study_models as _ml_study_models
 
 try:
@@ -19,7 +19,6 @@ except _MLConfigError as err:
 ML_DATASET_DIR = f"{RESULTS}/dataset"
 ML_MODELS_DIR = f"{RESULTS}/models"
 ML_STUDY_DIR = f"{RESULTS}/ml"
-ML_MODEL_FILES = ("model.pt", "metrics.json", "history.json")
 
 
 def ml_model_names(core_only=False):
@@ -36,7 +35,7 @@ def _ml_train_inputs(wildcards):
     spec = _ml_model_spec(_ML_SETTINGS, wildcards.model)
     inputs = {
         "config": stage_config("ml"),
-        "dataset": [f"{ML_DATASET_DIR}/{split}.root" for split in ("train", "val", "test")],
+        "dataset": [f"{ML_DATASET_DIR}/{dataset_file_name(split)}" for split in SPLITS],
     }
     if spec.source_model is not None:
         inputs["source"] = ml_model_file(spec.source_model)
@@ -69,7 +68,7 @@ def _ml_study_inputs(study):
     models = _ml_study_models(_ML_SETTINGS, study)
     return {
         "config": stage_config("ml"),
-        "test": f"{ML_DATASET_DIR}/test.root",
+        "test": f"{ML_DATASET_DIR}/{dataset_file_name('test')}",
         "models": [ml_model_file(m, f) for m in models for f in ML_MODEL_FILES],
     }
 

@@ -3,22 +3,13 @@
 #   snakemake --cores 2 reconstruction            features, datasets and plots
 #   snakemake --cores 2 results/dataset/train.root
 
-RECONSTRUCTION_PLOTS = (
-    "features_fatjet.png",
-    "features_trackjet1.png",
-    "features_trackjet2.png",
-    "features_trackjet3.png",
-    "trimmed_mass.png",
-    "n_vr_track_jets.png",
-    "trackjet_sd0_flavour.png",
-    "trackjet_sv_mass_flavour.png",
-)
+from deeppp.contracts import RECONSTRUCTION_PLOTS, SPLITS, chunk_file_name, dataset_file_name
+
 RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/reconstruction"
-DATASET_SPLITS = ("train", "val", "test")
 
 
 def features_file(process, chunk):
-    return f"{RESULTS}/features/{process}/{chunk:03d}.root"
+    return f"{RESULTS}/features/{process}/{chunk_file_name(chunk)}"
 
 
 def all_features_files():
@@ -93,7 +84,7 @@ rule merge_dataset:
         features=all_features_files(),
         config=stage_config("reconstruction"),
     output:
-        [f"{RESULTS}/dataset/{split}.root" for split in DATASET_SPLITS],
+        [f"{RESULTS}/dataset/{dataset_file_name(split)}" for split in SPLITS],
     log:
         f"{RESULTS}/logs/reconstruction/merge.log",
     benchmark:

@@ -20,12 +20,12 @@ from torch import nn
 from deeppp import DeepppError
 from deeppp.cli import run_cli
 from deeppp.config import ConfigError, validate_config
+from deeppp.metrics import weighted_auc
 from firmware.build import tool_gate
 from firmware.cli import PROG, main
 from firmware.fixed_point import FixedFormat, QuantisedNetwork, scan_precision
 from firmware.network import UnsupportedLayerError, dense_network
 from firmware.settings import FirmwareConfigError, FirmwareSettings
-from ml.metrics import weighted_auc
 from ml.synthetic import synthetic_feature_names, synthetic_jets
 
 N_FEATURES, N_INFORMATIVE = 8, 4

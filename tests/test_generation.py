@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from deeppp.config import ConfigError, validate_config
+from deeppp.contracts import TruthRole
 from deeppp.rootio import read_provenance, read_tree
 from generation import chunk_seed, generate_chunk, pythia_settings
-from generation.events import ROLE_HARD_PARTON, ROLE_HIGGS, ROLE_HIGGS_B
 
 HIGGS_MASS_GEV = 125.0
 SQRT_S_GEV = 14000.0
@@ -33,7 +33,7 @@ def _truth(path: Path, role: int) -> ak.Array:
 
 
 def test_signal_has_one_higgs_at_125_gev(signal_events_file):
-    higgs = _truth(signal_events_file, ROLE_HIGGS)
+    higgs = _truth(signal_events_file, TruthRole.HIGGS)
     assert ak.all(ak.num(higgs.truth_pid) == 1), (
         "every signal event holds exactly one (last-copy) Higgs"
     )
@@ -43,7 +43,7 @@ def test_signal_has_one_higgs_at_125_gev(signal_events_file):
 
 
 def test_higgs_decays_to_b_bbar_with_the_higgs_mass(signal_events_file):
-    bquarks = _truth(signal_events_file, ROLE_HIGGS_B)
+    bquarks = _truth(signal_events_file, TruthRole.HIGGS_B)
     pids = ak.sort(bquarks.truth_pid)
     assert ak.all(ak.num(pids) == 2)
     assert ak.all(pids[:, 0] == -5) and ak.all(pids[:, 1] == 5), "H -> b bbar only"
@@ -53,7 +53,7 @@ def test_higgs_decays_to_b_bbar_with_the_higgs_mass(signal_events_file):
 
 
 def test_recoiling_quark_is_a_b_never_a_c(signal_events_file):
-    recoil = _truth(signal_events_file, ROLE_HARD_PARTON)
+    recoil = _truth(signal_events_file, TruthRole.HARD_PARTON)
     assert ak.all(ak.num(recoil.truth_pid) == 1), "g b -> H b has one outgoing parton besides the H"
     assert set(np.abs(ak.flatten(recoil.truth_pid)).tolist()) == {5}, "c g -> H c must be vetoed"
     record = read_provenance(signal_events_file)
@@ -115,8 +115,8 @@ def test_provenance_records_generator_state(signal_events_file):
 def test_background_has_no_higgs_and_respects_pthat_min(background_events_file, default_config):
     events = read_tree(background_events_file, "events", ["truth_pid"])
     assert not ak.any(events.truth_pid == 25)
-    assert not ak.any(events.truth_role == ROLE_HIGGS)
-    partons = _truth(background_events_file, ROLE_HARD_PARTON)
+    assert not ak.any(events.truth_role == TruthRole.HIGGS)
+    partons = _truth(background_events_file, TruthRole.HARD_PARTON)
     assert ak.all(ak.num(partons.truth_pid) == 2), "QCD 2 -> 2"
     pt = np.hypot(partons.truth_px, partons.truth_py)
     leading_pt = ak.to_numpy(ak.max(pt, axis=1))

@@ -17,12 +17,13 @@ import torch
 from torch import nn
 
 from deeppp.config import ConfigError, validate_config
+from deeppp.contracts import multiplications
+from deeppp.metrics import tagger_metrics, weighted_auc, weighted_roc
 from deeppp.rootio import InputFileError
-from ml.autopruner import GateGroup, multiplications
+from ml.autopruner import GateGroup
 from ml.dataset import read_dataset
 from ml.gates import Gate, GatedTagger, extract_sequential
 from ml.jobs import train_model
-from ml.metrics import tagger_metrics, weighted_auc, weighted_roc
 from ml.model_io import build_sequential, load_model, save_model
 from ml.recipes import train_autopruner, train_ptr
 from ml.settings import (

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from deeppp.config import validate_config
+from deeppp.contracts import ML_STUDY_OUTPUTS as STUDY_OUTPUTS
 from ml.jobs import train_model
-from ml.settings import STUDY_OUTPUTS, MLSettings, model_names, model_spec
+from ml.settings import MLSettings, model_names, model_spec
 from ml.studies import run_study
 from ml.synthetic import write_synthetic_dataset
 

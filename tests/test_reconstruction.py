@@ -371,9 +371,10 @@ def test_process_mismatch_is_rejected(tmp_path, signal_events_file):
 
 
 def test_plots(tmp_path, features_files):
-    from reconstruction.plots import PLOT_FILES, make_plots
+    from deeppp.contracts import RECONSTRUCTION_PLOTS
+    from reconstruction.plots import make_plots
 
     written = make_plots([features_files["signal"], features_files["background"]], tmp_path)
-    assert sorted(p.name for p in written) == sorted(PLOT_FILES)
+    assert sorted(p.name for p in written) == sorted(RECONSTRUCTION_PLOTS)
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

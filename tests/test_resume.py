@@ -22,7 +22,7 @@ import pytest
 import uproot
 import yaml
 
-from generation.generate import EVENTS_TREE
+from deeppp.contracts import EVENTS_TREE
 
 REPO = Path(__file__).resolve().parents[1]
 

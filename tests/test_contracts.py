@@ -1,0 +1,93 @@
+"""The stage contracts live in deeppp/contracts.py only: no stage, rule file or benchmark
+re-declares a tree name, the split names or a dataset file name, and the names parse back."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from deeppp import contracts
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE_DIRS = ("deeppp", "generation", "reconstruction", "ml", "firmware", "benchmarks")
+TREE_NAMES = {contracts.EVENTS_TREE, contracts.JETS_TREE, contracts.TRACK_JETS_TREE}
+DATASET_FILE = re.compile(r"(?:{})\.root".format("|".join(contracts.SPLITS)))
+
+
+def _python_sources() -> list[Path]:
+    files = [p for d in CODE_DIRS for p in sorted((ROOT / d).rglob("*.py"))]
+    return [p for p in files if p.name != "contracts.py" and ".venv" not in p.parts]
+
+
+def contract_literals(source: str) -> list[tuple[int, str]]:
+    """(line, literal) for every tree name, dataset file name or full split tuple in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value in TREE_NAMES or DATASET_FILE.fullmatch(node.value):
+                found.append((node.lineno, node.value))
+        elif isinstance(node, ast.Tuple | ast.List) and node.elts:
+            values = {e.value for e in node.elts if isinstance(e, ast.Constant)}
+            if len(values) == len(node.elts) and values == set(contracts.SPLITS):
+                found.append((node.lineno, "the split names"))
+    return found
+
+
+def test_scanner_finds_a_redeclared_contract() -> None:
+    """The scanner itself must catch what it is for (else the tests below pass vacuously)."""
+    source = 'TREE = "jets"\nSPLITS = ("train", "val", "test")\npath = "test.root"\n'
+    assert [line for line, _ in contract_literals(source)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("path", _python_sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_stage_code_uses_the_contracts_module(path: Path) -> None:
+    found = contract_literals(path.read_text())
+    assert not found, f"{path.relative_to(ROOT)}: use deeppp.contracts instead of {found}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "rules").glob("*.smk")), ids=lambda p: p.name)
+def test_rule_files_use_the_contracts_module(path: Path) -> None:
+    # Usage comments may name a file; the code may not.
+    text = "\n".join(
+        line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    for pattern in (r'"(?:train|val|test)\.root"', r"/(?:train|val|test)\.root", r"\{chunk:03d\}"):
+        assert not re.search(pattern, text), f"{path.name}: literal {pattern}; use deeppp.contracts"
+    splits = re.search(r"\(\s*\"train\",\s*\"val\",\s*\"test\"\s*\)", text)
+    assert splits is None, f"{path.name}: literal split tuple; use deeppp.contracts.SPLITS"
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "percent", "inputs", "alt", "replica"),
+    [
+        ("unpruned", "unpruned", None, None, False, 0),
+        ("autopruner_h30", "autopruner", 30, None, False, 0),
+        ("retrained_h70_seed2", "retrained", 70, None, False, 2),
+        ("ptr_h5", "ptr", 5, None, False, 0),
+        ("autopruner_in10_alt_seed1", "autopruner_in", None, 10, True, 1),
+    ],
+)
+def test_model_names_parse(
+    name: str, family: str, percent: int | None, inputs: int | None, alt: bool, replica: int
+) -> None:
+    parsed = contracts.parse_model_name(name)
+    assert (parsed.family, parsed.hidden_percent, parsed.input_keep) == (family, percent, inputs)
+    assert (parsed.alternative_layout, parsed.replica) == (alt, replica)
+    assert parsed.base_name == name.split("_seed")[0]
+
+
+@pytest.mark.parametrize("name", ["", "pruned", "autopruner_h", "autopruner_h30_seed", "ptr_in5"])
+def test_bad_model_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="unknown model name"):
+        contracts.parse_model_name(name)
+
+
+def test_multiplications_and_budgets() -> None:
+    assert contracts.multiplications([39, 64, 64, 64, 64, 1]) == 39 * 64 + 3 * 64 * 64 + 64
+    assert [contracts.hidden_nodes_for_percent(p, [64] * 4) for p in (30, 50, 70)] == [77, 128, 180]
+    assert contracts.chunk_file_name(7) == "007.root"
+    with pytest.raises(ValueError, match="outside"):
+        contracts.chunk_file_name(contracts.MAX_CHUNKS)
