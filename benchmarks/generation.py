@@ -31,6 +31,7 @@ import time
 
 from deeppp.benchmarking import child_peak_rss_mb
 from deeppp.config import validate_config
+from deeppp.contracts import EVENTS_TREE, JETS_TREE
 from generation import generate_chunk, pythia_settings
 from generation.generate import BATCH_SIZE, make_pythia
 
@@ -113,8 +114,8 @@ def pthat_study(n_events: int, pthat_min: float, thresholds: list[float], workdi
         features = workdir / f"study_{process}_features.root"
         generate_chunk(process, n_events, SEED, events, generation_config, progress=False)
         reconstruct_chunk(events, features, config, process, 0, progress=False)
-        pthat_of_event = uproot.open(events)["events"]["pthat"].array(library="np")
-        jets = uproot.open(features)["jets"].arrays(["event_number", "jet_pt"], library="np")
+        pthat_of_event = uproot.open(events)[EVENTS_TREE]["pthat"].array(library="np")
+        jets = uproot.open(features)[JETS_TREE].arrays(["event_number", "jet_pt"], library="np")
         pthat = pthat_of_event[jets["event_number"]].astype(float)
         weight = pthat**-BIAS_POWER
         low_pt = (jets["jet_pt"] > 250) & (jets["jet_pt"] < 275)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from deeppp import DeepppError
+from deeppp.contracts import TruthRole
 from reconstruction import detector, jets, pileup, simulation
 from reconstruction.kinematics import delta_r, pt_eta_phi
-from reconstruction.labels import ROLE_HIGGS
 from reconstruction.pipeline import (
     Settings,
     _truth_of,
@@ -165,7 +165,7 @@ def _near_higgs(truth_jets: jets.JetCollection, truth: Any, max_dr: float = 1.0)
 
     event = truth_jets["event"]
     of_jet = truth[event]
-    higgs = ak.firsts(of_jet[of_jet.role == ROLE_HIGGS])
+    higgs = ak.firsts(of_jet[of_jet.role == TruthRole.HIGGS])
     dr = delta_r(
         truth_jets["eta"],
         truth_jets["phi"],

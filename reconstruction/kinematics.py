@@ -9,6 +9,8 @@ used: importing it also imports sympy (about a second), which most jobs never ne
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -78,7 +80,8 @@ def two_body_decay(
     boost = vector.array({"px": px, "py": py, "pz": pz, "E": energy})
     daughters = []
     for sign, m in ((1.0, m1), (-1.0, m2)):
-        rest = vector.array(
+        # Momentum4D arrays (E given); vector's static types do not know that, hence Any.
+        rest: Any = vector.array(
             {
                 "px": sign * kx,
                 "py": sign * ky,

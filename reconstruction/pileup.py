@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import uproot
 
+from deeppp.contracts import EVENTS_TREE
 from deeppp.rootio import InputFileError
 from reconstruction.detector import Particles, calorimeter_entry
 from reconstruction.kinematics import pt_eta_phi
@@ -58,7 +59,7 @@ class MinBiasLibrary:
         path = Path(path)
         try:
             with uproot.open(path) as f:
-                tree = f["events"]
+                tree = f[EVENTS_TREE]
                 arrays = tree.arrays(
                     [f"particles_{name}" for name in _LIBRARY_FIELDS], library="ak"
                 )

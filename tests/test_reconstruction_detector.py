@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from deeppp.contracts import TruthRole
 from reconstruction import (
     btagging,
     decays,
@@ -510,7 +511,7 @@ def test_lifetime_sign_and_d0_significance_scale():
 
 def test_signal_label_requires_both_higgs_b_quarks_inside_the_jet():
     # event 0: both b quarks inside jet 0; event 1: one b quark outside; event 2: no Higgs near
-    role = [[labels.ROLE_HIGGS, labels.ROLE_HIGGS_B, labels.ROLE_HIGGS_B]] * 3
+    role = [[TruthRole.HIGGS, TruthRole.HIGGS_B, TruthRole.HIGGS_B]] * 3
     eta = [[0.0, 0.3, -0.3], [0.0, 0.3, 1.5], [2.0, 2.2, 1.8]]
     phi = [[0.0, 0.2, -0.2], [0.0, 0.2, 0.0], [1.0, 1.0, 1.0]]
     truth = ak.zip({"role": role, "eta": eta, "phi": phi})
