@@ -35,6 +35,7 @@ from reconstruction.pipeline import (
     _truth_of,
     check_events_file,
     chunk_seed,
+    event_weight,
     iterate_events,
     particles_of,
 )
@@ -53,6 +54,8 @@ class Calibration:
     mass_response_error: float
     n_matched_jets: int
     n_mass_jets: int
+    #: most probable uncalibrated reco mass of the matched jets (mass_peak_gev), GeV
+    raw_mass_peak_gev: float = float("nan")
 
     @property
     def energy_scale(self) -> float:
@@ -122,6 +125,9 @@ def derive_calibration(
     )
     pt_ratio: list[float] = []
     mass_ratio: list[float] = []
+    pt_weight: list[float] = []
+    mass_weight: list[float] = []
+    reco_mass: list[float] = []
     seen = 0
     for path in events_paths:
         check_events_file(Path(path))
@@ -148,15 +154,40 @@ def derive_calibration(
             )
             reco, _ = jets.reconstruct(towers, no_tracks, reco_settings, settings.variable_r)
             wanted = _near_higgs(truth, _truth_of(batch)) if higgs_jets else None
-            _match(truth, reco, pt_ratio, mass_ratio, wanted)
+            weights = event_weight(batch)
+            _match(
+                truth,
+                reco,
+                (pt_ratio, pt_weight),
+                (mass_ratio, mass_weight),
+                weights,
+                wanted,
+                reco_mass,
+            )
     if len(pt_ratio) < 20 or len(mass_ratio) < 20:
         raise DeepppError(
             f"only {len(pt_ratio)} matched large-R jets ({len(mass_ratio)} in the mass range): "
             "too few to derive a calibration"
         )
-    pt_median, pt_error = _median_with_error(np.asarray(pt_ratio))
-    mass_median, mass_error = _median_with_error(np.asarray(mass_ratio))
-    return Calibration(pt_median, pt_error, mass_median, mass_error, len(pt_ratio), len(mass_ratio))
+    pt_median, pt_error = _median_with_error(np.asarray(pt_ratio), np.asarray(pt_weight))
+    mass_median, mass_error = _median_with_error(np.asarray(mass_ratio), np.asarray(mass_weight))
+    return Calibration(
+        pt_median,
+        pt_error,
+        mass_median,
+        mass_error,
+        len(pt_ratio),
+        len(mass_ratio),
+        mass_peak_gev(np.asarray(reco_mass), np.asarray(pt_weight)),
+    )
+
+
+def mass_peak_gev(mass: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Most probable mass: centre of the 20 GeV window (sliding in 5 GeV steps over 0-300 GeV)
+    holding the largest (weighted) number of jets."""
+    counts, edges = np.histogram(mass, bins=np.arange(0.0, 305.0, 5.0), weights=weights)
+    window = np.convolve(counts, np.ones(4), mode="valid")
+    return float(edges[int(np.argmax(window))] + 10.0)
 
 
 def _near_higgs(truth_jets: jets.JetCollection, truth: Any, max_dr: float = 1.0) -> np.ndarray:
@@ -175,21 +206,31 @@ def _near_higgs(truth_jets: jets.JetCollection, truth: Any, max_dr: float = 1.0)
     return np.asarray(dr < max_dr)
 
 
-def _median_with_error(values: np.ndarray) -> tuple[float, float]:
-    """Median and its standard error, 1.2533 sigma / sqrt(n) with sigma from the interquartile range."""
-    sigma = float(np.subtract(*np.percentile(values, [75, 25]))) / 1.349
-    return float(np.median(values)), 1.2533 * sigma / float(np.sqrt(len(values)))
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, q * cumulative[-1])])
+
+
+def _median_with_error(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Weighted median (generator event weights) and its standard error, 1.2533 sigma / sqrt(n_eff)
+    with sigma from the interquartile range and n_eff = (sum w)^2 / sum w^2."""
+    q25, median, q75 = (_weighted_quantile(values, weights, q) for q in (0.25, 0.5, 0.75))
+    n_effective = weights.sum() ** 2 / np.sum(weights**2)
+    return median, 1.2533 * (q75 - q25) / 1.349 / float(np.sqrt(n_effective))
 
 
 def _match(
     truth: jets.JetCollection,
     reco: jets.JetCollection,
-    pt_ratio: list[float],
-    mass_ratio: list[float],
+    pt_out: tuple[list[float], list[float]],
+    mass_out: tuple[list[float], list[float]],
+    weights: np.ndarray,
     wanted: np.ndarray | None = None,
+    reco_mass: list[float] | None = None,
 ) -> None:
-    """Append pT and mass ratios of each (wanted) particle-level jet and its closest reco jet
-    within MATCH_DR."""
+    """Append (ratio, event weight) of pT and mass for each (wanted) particle-level jet and its
+    closest reco jet within MATCH_DR."""
     offsets = reco.parent_offsets
     for t in range(len(truth)):
         if wanted is not None and not wanted[t]:
@@ -202,6 +243,10 @@ def _match(
         best = int(np.argmin(dr))
         if dr[best] >= MATCH_DR:
             continue
-        pt_ratio.append(reco["pt"][lo + best] / truth["pt"][t])
+        pt_out[0].append(reco["pt"][lo + best] / truth["pt"][t])
+        pt_out[1].append(float(weights[event]))
+        if reco_mass is not None:
+            reco_mass.append(float(reco["mass"][lo + best]))
         if MASS_RANGE_GEV[0] <= truth["mass"][t] < MASS_RANGE_GEV[1]:
-            mass_ratio.append(reco["mass"][lo + best] / truth["mass"][t])
+            mass_out[0].append(reco["mass"][lo + best] / truth["mass"][t])
+            mass_out[1].append(float(weights[event]))

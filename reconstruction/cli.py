@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{higgs.mass_response:.4f} +- {higgs.mass_response_error:.4f} "
                 f"({higgs.n_mass_jets} jets); after the QCD scales: pT "
                 f"{higgs.pt_response * result.energy_scale:.4f}, mass "
-                f"{higgs.mass_response * result.mass_scale:.4f}"
+                f"{higgs.mass_response * result.mass_scale:.4f}; most probable calibrated "
+                f"trimmed mass {higgs.raw_mass_peak_gev * result.mass_scale:.1f} GeV"
             )
     elif args.command == "features-doc":
         write_text_atomic(args.out, feature_table_markdown())

@@ -176,12 +176,19 @@ def describe_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {' '.join(str(err).split())}"
 
 
+#: Per-event branches read when present: the generator's event weight (files written before it
+#: existed count as unweighted).
+OPTIONAL_BRANCHES: tuple[str, ...] = ("weight",)
+
+
 def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
     """Batches of events (flat branches as in the file); a damaged file raises InputFileError."""
     try:
         with uproot.open(path) as f:
-            yield from f[EVENTS_TREE].iterate(
-                list(REQUIRED_BRANCHES), step_size=batch_events, library="ak"
+            tree = f[EVENTS_TREE]
+            optional = [b for b in OPTIONAL_BRANCHES if b in tree]
+            yield from tree.iterate(
+                [*REQUIRED_BRANCHES, *optional], step_size=batch_events, library="ak"
             )
     except InputFileError:
         raise
@@ -189,6 +196,13 @@ def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
         raise InputFileError(
             f"{path}: cannot read tree '{EVENTS_TREE}' ({describe_error(err)})"
         ) from err
+
+
+def event_weight(batch: ak.Array) -> np.ndarray:
+    """Generator event weight per event (1 when the events file has none)."""
+    if "weight" in batch.fields:
+        return ak.to_numpy(batch["weight"]).astype(np.float32)
+    return np.ones(len(batch), np.float32)
 
 
 def particles_of(batch: ak.Array) -> detector.Particles:
@@ -350,7 +364,8 @@ def reconstruct_batch(
     jet_columns = {
         **feature_columns,
         "label": np.full(n_kept, PROCESS_LABEL[process], np.int32),
-        "weight": np.ones(n_kept, np.float32),
+        # the generator's event weight; the merge multiplies in the flattening weights
+        "weight": event_weight(batch)[jet_event[keep]],
         "jet_pt": large_r["pt"][keep].astype(np.float32),
         "jet_eta": large_r["eta"][keep].astype(np.float32),
         "jet_phi": large_r["phi"][keep].astype(np.float32),
@@ -371,6 +386,7 @@ def reconstruct_batch(
         "jet_row": kept_jet_number[tj_parent].astype(np.int64),
         "rank": (rank + 1).astype(np.int32),
         "label": np.full(len(tj_parent), PROCESS_LABEL[process], np.int32),
+        "weight": event_weight(batch)[tj_event],
         "flavour": flavour,
         "pt": tj_pt.astype(np.float32),
         "eta": tj_eta.astype(np.float32),
@@ -524,6 +540,7 @@ def _empty_diagnostics() -> dict[str, Any]:
         "jet_row": np.zeros(0, np.int64),
         "rank": int32,
         "label": int32,
+        "weight": float32,
         "flavour": int32,
         "pt": float32,
         "eta": float32,

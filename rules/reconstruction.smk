@@ -3,7 +3,13 @@
 #   snakemake --cores 2 reconstruction            features, datasets and plots
 #   snakemake --cores 2 results/dataset/train.root
 
-from deeppp.contracts import RECONSTRUCTION_PLOTS, SPLITS, chunk_file_name, dataset_file_name
+from deeppp.contracts import (
+    RECONSTRUCTION_DATA_CAPTIONS,
+    RECONSTRUCTION_PLOTS,
+    SPLITS,
+    chunk_file_name,
+    dataset_file_name,
+)
 
 RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/reconstruction"
 
@@ -98,6 +104,15 @@ rule merge_dataset:
         "--config {input.config} > {log} 2>&1"
 
 
+def _reconstruction_caption(stem):
+    """Fixed captions live in report/reconstruction/; those stating results are written by the
+    plots job next to the plots, with the numbers it measured (absolute path: the report reads
+    them from the working directory, which need not be the repository)."""
+    if stem in RECONSTRUCTION_DATA_CAPTIONS:
+        return str(Path(RECONSTRUCTION_PLOT_DIR, "captions", f"{stem}.rst").resolve())
+    return f"../report/reconstruction/{stem}.rst"
+
+
 rule reconstruction_plots:
     """Features (signal vs background), trimmed mass, VR track-jet multiplicity and b-tagging plots."""
     input:
@@ -106,11 +121,12 @@ rule reconstruction_plots:
         [
             report(
                 f"{RECONSTRUCTION_PLOT_DIR}/{name}",
-                caption=f"../report/reconstruction/{name.removesuffix('.png')}.rst",
+                caption=_reconstruction_caption(name.removesuffix(".png")),
                 category="Reconstruction",
             )
             for name in RECONSTRUCTION_PLOTS
         ],
+        [f"{RECONSTRUCTION_PLOT_DIR}/captions/{stem}.rst" for stem in RECONSTRUCTION_DATA_CAPTIONS],
     log:
         f"{RESULTS}/logs/reconstruction/plots.log",
     resources:

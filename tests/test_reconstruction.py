@@ -4,6 +4,7 @@ physics of the outputs, the 39 features, determinism, merge, plots and bad input
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -371,10 +372,27 @@ def test_process_mismatch_is_rejected(tmp_path, signal_events_file):
 
 
 def test_plots(tmp_path, features_files):
-    from deeppp.contracts import RECONSTRUCTION_PLOTS
+    from PIL import Image
+
+    from deeppp.contracts import RECONSTRUCTION_DATA_CAPTIONS, RECONSTRUCTION_PLOTS
     from reconstruction.plots import make_plots
 
     written = make_plots([features_files["signal"], features_files["background"]], tmp_path)
     assert sorted(p.name for p in written) == sorted(RECONSTRUCTION_PLOTS)
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+        width, height = Image.open(path).size
+        assert width <= 920 and height <= 660, f"{path.name}: {width} x {height} px"
+    # The captions that state results carry numbers measured on these jets.
+    for stem in RECONSTRUCTION_DATA_CAPTIONS:
+        text = (tmp_path / "captions" / f"{stem}.rst").read_text()
+        assert re.search(r"\d+(\.\d+)? %", text), stem
+    sd0_caption = (tmp_path / "captions" / "trackjet_sd0_flavour.rst").read_text()
+    assert "light-jet rejection" in sd0_caption and "Eur. Phys. J. C 83 (2023) 681" in sd0_caption
+    # Every plot has a caption: fixed ones in report/reconstruction/, the others generated.
+    for name in RECONSTRUCTION_PLOTS:
+        stem = name.removesuffix(".png")
+        assert (
+            stem in RECONSTRUCTION_DATA_CAPTIONS
+            or (REPO / "report" / "reconstruction" / f"{stem}.rst").is_file()
+        ), stem
