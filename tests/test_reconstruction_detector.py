@@ -64,7 +64,7 @@ def test_decay_table_matches_pythia_particle_data():
     for pid, species in section["species"].items():
         entry = data.particleDataEntryPtr(int(pid))
         assert species["mass_gev"] == pytest.approx(entry.m0(), abs=1e-5), pid
-        assert species["ctau_mm"] == pytest.approx(entry.tau0(), rel=1e-4), pid
+        assert species["ctau_mm"] == pytest.approx(entry.tau0(), rel=1e-6), pid
         pythia_channels = {
             tuple(
                 sorted(entry.channel(i).product(j) for j in range(entry.channel(i).multiplicity()))
