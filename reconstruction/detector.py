@@ -208,6 +208,7 @@ def _check_card(card: Any, path: Path) -> None:
         "calorimeter.energy_significance_min",
         "jet_calibration.large_r_energy_scale",
         "jet_calibration.large_r_mass_scale",
+        "jet_calibration.higgs_jet_mass_peak_gev",
     ):
         value = need(card, key)
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:

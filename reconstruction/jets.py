@@ -65,9 +65,15 @@ class VariableRSettings:
 
 
 def large_r_settings(
-    section: dict[str, Any], energy_scale: float = 1.0, mass_scale: float = 1.0
+    section: dict[str, Any],
+    energy_scale: float = 1.0,
+    mass_scale: float = 1.0,
+    pileup_mu: float = 0.0,
 ) -> LargeRSettings:
+    """Typed large-R settings; subtraction per ``pileup_subtraction.apply`` (auto: if mu > 0)."""
     subtraction = section["pileup_subtraction"]
+    apply = subtraction["apply"]
+    subtract = apply == "always" or (apply == "auto" and pileup_mu > 0)
     return LargeRSettings(
         radius=section["radius"],
         trim_r_sub=section["trim_r_sub"],
@@ -77,7 +83,7 @@ def large_r_settings(
         beta=section["beta"],
         energy_scale=energy_scale,
         mass_scale=mass_scale,
-        subtract_pileup=subtraction["enabled"],
+        subtract_pileup=subtract,
         rho_rapidity_max=subtraction["rho_rapidity_max"],
         rho_grid_spacing=subtraction["rho_grid_spacing"],
         ghost_area=subtraction["ghost_area"],

@@ -113,6 +113,7 @@ class Settings:
                 section["large_r"],
                 card["jet_calibration"]["large_r_energy_scale"],
                 card["jet_calibration"]["large_r_mass_scale"],
+                pileup_mu=float(section["pileup"]["mu"]),
             ),
             variable_r=jets.variable_r_settings(section["vr_track_jets"]),
             btag=btagging.btagging_settings(section["btagging"]),

@@ -150,11 +150,19 @@ def test_impact_parameter_pull_on_prompt_tracks_has_unit_width(signal_events_fil
     assert np.mean(np.abs(tracks["d0_true_mm"][~prompt]) > 0.01) > 0.3
 
 
-def test_calibration_constants_in_the_card_are_reproduced(background_events_file, reco_config):
+def test_calibration_constants_in_the_card_are_reproduced(
+    background_events_file, reco_config, minbias_library_file
+):
+    """The card's scales were derived at the default config's pile-up (mu = 20, subtracted)."""
     from reconstruction.calibration import derive_calibration
 
     card = detector.load_detector_card()["jet_calibration"]
-    result = derive_calibration([background_events_file], reco_config)
+    config = validate_config(
+        {"seed": reco_config["seed"], "reconstruction": {"pileup": {"mu": 20.0}}}
+    )
+    result = derive_calibration(
+        [background_events_file], config, pileup_library=minbias_library_file
+    )
     assert result.n_matched_jets > 500
     assert result.energy_scale == pytest.approx(
         card["large_r_energy_scale"], abs=4 * result.pt_response_error + 0.005
