@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from deeppp.contracts import PROCESS_LABEL
 from reconstruction.features import feature_table_markdown
 from reconstruction.merge import merge_features
 from reconstruction.pipeline import reconstruct_chunk
+
+logger = logging.getLogger(__name__)
 
 PROG = "python -m reconstruction"
 
@@ -129,24 +132,22 @@ def main(argv: list[str] | None = None) -> int:
             pileup_library=args.pileup_library,
             progress=not args.no_progress,
         )
-        print(
+        logger.info(
             f"{summary.process} chunk {summary.chunk}: {summary.n_events} events, {summary.n_large_r_jets} "
-            f"large-R jets, {summary.n_jets} labelled -> {summary.path}",
-            file=sys.stderr,
+            f"large-R jets, {summary.n_jets} labelled -> {summary.path}"
         )
     elif args.command == "merge":
         counts = merge_features(args.features, args.out_dir, _config(args.config))
-        print(
+        logger.info(
             "dataset: "
             + ", ".join(f"{k} {v} jets" for k, v in counts.items())
-            + f" -> {args.out_dir}",
-            file=sys.stderr,
+            + f" -> {args.out_dir}"
         )
     elif args.command == "plots":
         from reconstruction.plots import make_plots  # matplotlib only when plotting
 
         written = make_plots(args.features, args.out_dir)
-        print(f"{len(written)} plots -> {args.out_dir}", file=sys.stderr)
+        logger.info(f"{len(written)} plots -> {args.out_dir}")
     elif args.command == "calibrate":
         from reconstruction.calibration import derive_calibration
 
@@ -184,4 +185,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry_point() -> None:
+    # The job logs get this stage's summary lines (and the library's INFO messages) as plain text.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     sys.exit(run_cli(main, PROG))
