@@ -26,14 +26,14 @@ def pt_eta_phi(
     return pt, eta, np.arctan2(py, px)
 
 
-def delta_phi(phi1: np.ndarray, phi2: np.ndarray) -> np.ndarray:
-    """phi1 - phi2 wrapped into [-pi, pi)."""
-    return np.mod(np.asarray(phi1) - np.asarray(phi2) + np.pi, 2 * np.pi) - np.pi
+def delta_phi(phi1: Any, phi2: Any) -> Any:
+    """phi1 - phi2 wrapped into [-pi, pi); numpy or awkward arrays (ufuncs broadcast jagged)."""
+    return np.mod(phi1 - phi2 + np.pi, 2 * np.pi) - np.pi
 
 
-def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
-    """Distance in (eta, phi)."""
-    return np.hypot(np.asarray(eta1) - np.asarray(eta2), delta_phi(phi1, phi2))
+def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
+    """Distance in (eta, phi); numpy or awkward arrays."""
+    return np.hypot(eta1 - eta2, delta_phi(phi1, phi2))
 
 
 def invariant_mass(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray) -> np.ndarray:
