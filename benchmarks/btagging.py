@@ -1,7 +1,7 @@
 """How hard b-tagging is in the simulation: two simple taggers on VR track jets, beside ATLAS.
 
 For the VR track jets of the selected large-R jets (signal and background events together;
-flavour from hadron labelling), it prints the b-jet efficiency and the light- and c-jet
+flavour from hadron labelling; weighted with the generator event weights), it prints the b-jet efficiency and the light- and c-jet
 rejection (1/efficiency, with binomial uncertainties) of
 
 * "max S_d0 > 5": the most significant b-tagging track has S_d0 > 5;
@@ -35,12 +35,10 @@ import tempfile
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from deeppp.config import validate_config
-from deeppp.contracts import TRACK_JETS_TREE
 from generation import chunk_seed, generate_chunk
-from reconstruction import reconstruct_chunk
+from reconstruction import plots, reconstruct_chunk
 from reconstruction.labels import FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT
 
 SEED = 5150
@@ -53,47 +51,38 @@ FLAVOURS = ((FLAVOUR_B, "b"), (FLAVOUR_C, "c"), (FLAVOUR_LIGHT, "light"))
 
 
 def read_track_jets(paths: list[Path]) -> ak.Array:
-    return ak.concatenate(
-        [uproot.open(p)[TRACK_JETS_TREE].arrays(["flavour", "trk_sd0", "trk_btag"]) for p in paths]
-    )
+    return ak.concatenate([plots.read_track_jets(p) for p in paths])
 
 
-def rejection(passed: np.ndarray) -> str:
-    """1/efficiency with its binomial uncertainty."""
-    n, k = len(passed), int(passed.sum())
-    if k == 0:
-        return f">{n:.0f}"
-    eff = k / n
-    error = np.sqrt(eff * (1 - eff) / n) / eff**2
-    return f"{1 / eff:7.1f} +- {error:5.1f}"
+def rejection(efficiency: float, n_jets: int) -> str:
+    """1/efficiency with its binomial uncertainty (n_jets track jets)."""
+    if efficiency <= 0:
+        return f">{n_jets}"
+    error = np.sqrt(efficiency * (1 - efficiency) / n_jets) / efficiency**2
+    return f"{1 / efficiency:7.1f} +- {error:5.1f}"
 
 
 def summarise(track_jets: ak.Array) -> None:
-    btag = track_jets.trk_btag == 1
-    sd0 = track_jets.trk_sd0[btag]
-    max_sd0 = ak.to_numpy(ak.fill_none(ak.max(sd0, axis=1), -99.0))
-    n_above_3 = ak.to_numpy(ak.sum(sd0 > 3, axis=1))
-    flavour = ak.to_numpy(track_jets.flavour)
+    """The numbers of the b-tagging plot's caption (weighted with the generator event weights)."""
+    numbers = plots.btagging_numbers(track_jets)
     print("  b-tagging tracks of the track jets:")
-    for code, name in FLAVOURS:
-        values = ak.to_numpy(ak.flatten(sd0[flavour == code]))
+    for _, name in FLAVOURS:
         print(
-            f"    {name:5s} {len(values):7d} tracks: S_d0 > 3 {100 * np.mean(values > 3):5.2f} %, "
-            f"|S_d0| > 3 {100 * np.mean(np.abs(values) > 3):5.2f} %"
+            f"    {name:5s} {numbers[f'{name}_tracks']:7d} tracks: S_d0 > 3 "
+            f"{100 * numbers[f'{name}_sd0_above_3']:5.2f} %, |S_d0| > 3 "
+            f"{100 * numbers[f'{name}_abs_sd0_above_3']:5.2f} %"
         )
     print(
-        f"  track jets: {np.sum(flavour == FLAVOUR_B)} b, {np.sum(flavour == FLAVOUR_C)} c, "
-        f"{np.sum(flavour == FLAVOUR_LIGHT)} light"
+        f"  track jets: {numbers['b_jets']} b, {numbers['c_jets']} c, {numbers['light_jets']} light"
     )
-    for label, tagged in (
-        ("max S_d0 > 5", max_sd0 > 5),
-        (">= 2 tracks with S_d0 > 3", n_above_3 >= 2),
+    for label, key in (
+        ("max S_d0 > 5", "eff_max_sd0_5"),
+        (">= 2 tracks with S_d0 > 3", "eff_two_tracks_3"),
     ):
-        eff_b = np.mean(tagged[flavour == FLAVOUR_B])
         print(
-            f"  {label:26s}: b efficiency {100 * eff_b:5.1f} % | light rejection "
-            f"{rejection(tagged[flavour == FLAVOUR_LIGHT])} | c rejection "
-            f"{rejection(tagged[flavour == FLAVOUR_C])}"
+            f"  {label:26s}: b efficiency {100 * numbers[f'b_{key}']:5.1f} % | light rejection "
+            f"{rejection(numbers[f'light_{key}'], numbers['light_jets'])} | c rejection "
+            f"{rejection(numbers[f'c_{key}'], numbers['c_jets'])}"
         )
     print(
         "  ATLAS DL1r (Eur. Phys. J. C 83 (2023) 681, ttbar, all b-tagging information): "
