@@ -35,8 +35,10 @@ import tempfile
 
 import awkward as ak
 import numpy as np
+import uproot
 
 from deeppp.config import validate_config
+from deeppp.contracts import TRACK_JETS_TREE
 from generation import chunk_seed, generate_chunk
 from reconstruction import plots, reconstruct_chunk
 from reconstruction.labels import FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT
@@ -60,6 +62,37 @@ def rejection(efficiency: float, n_jets: int) -> str:
         return f">{n_jets}"
     error = np.sqrt(efficiency * (1 - efficiency) / n_jets) / efficiency**2
     return f"{1 / efficiency:7.1f} +- {error:5.1f}"
+
+
+ORIGINS = (
+    (0, "generator particles (Gaussian core)"),
+    (1, "decays in flight (V0s, hyperons)"),
+    (2, "photon conversions"),
+    (3, "hadronic interactions"),
+    (4, "fake tracks"),
+)
+
+
+def light_tail_by_origin(paths: list[Path]) -> None:
+    """Where light-jet tracks with S_d0 > 3 come from (truth columns of the diagnostics)."""
+    arrays = ak.concatenate(
+        [
+            uproot.open(p)[TRACK_JETS_TREE].arrays(
+                ["flavour", "trk_sd0", "trk_btag", "trk_origin", "trk_ip_tail"]
+            )
+            for p in paths
+        ]
+    )
+    light = arrays[arrays.flavour == FLAVOUR_LIGHT]
+    keep = light.trk_btag == 1
+    sd0 = ak.to_numpy(ak.flatten(light.trk_sd0[keep]))
+    origin = ak.to_numpy(ak.flatten(light.trk_origin[keep]))
+    tail = ak.to_numpy(ak.flatten(light.trk_ip_tail[keep])) == 1
+    print("  light-jet b-tagging tracks with S_d0 > 3, by origin (fraction of all such tracks):")
+    for code, name in ORIGINS:
+        rows = (origin == code) & ~tail
+        print(f"    {name:38s} {100 * np.mean(rows & (sd0 > 3)):5.2f} %")
+    print(f"    {'resolution tail (any origin)':38s} {100 * np.mean(tail & (sd0 > 3)):5.2f} %")
 
 
 def summarise(track_jets: ak.Array) -> None:
@@ -100,10 +133,17 @@ def main() -> int:
     parser.add_argument("--mu", type=float, default=0.0, help="mean pile-up")
     parser.add_argument("--library-events", type=int, default=2000)
     parser.add_argument("--config", type=Path, help="deeppp config (default: config/default.yaml)")
+    parser.add_argument(
+        "--by-origin",
+        action="store_true",
+        help="also split the light-jet tail by track origin (needs features files with trk_origin)",
+    )
     args = parser.parse_args()
     if args.features:
         print(f"b-tagging benchmark on {len(args.features)} features files")
         summarise(read_track_jets(args.features))
+        if args.by_origin:
+            light_tail_by_origin(args.features)
         return 0
     from deeppp.config import load_config
 
@@ -145,6 +185,7 @@ def main() -> int:
             )
             outputs.append(out)
         summarise(read_track_jets(outputs))
+        light_tail_by_origin(outputs)
     return 0
 
 

@@ -67,6 +67,7 @@ def track_jet_tracks(
         "origin",
         "interaction",
         "n_inner_pixel_hits",
+        "ip_tail",
     )
     return ak.unflatten(ak.zip({f: tracks[f][global_index] for f in fields}), counts)
 

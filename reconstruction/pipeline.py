@@ -50,6 +50,7 @@ DIAGNOSTIC_TRACK_FIELDS = (
     "production_radius_mm",
     "origin",
     "interaction",
+    "ip_tail",
 )
 EVENT_SUMMARY_TREE = "event_summary"
 #: Per-event diagnostics (truth and reconstruction of the interactions), tree ``event_summary``.
@@ -409,6 +410,7 @@ def reconstruct_batch(
                 ),
                 "origin": ak.values_astype(jet_tracks.origin, np.int8),
                 "interaction": ak.values_astype(jet_tracks.interaction, np.int32),
+                "ip_tail": ak.values_astype(jet_tracks.ip_tail, np.int8),
             }
         ),
     }
@@ -521,7 +523,12 @@ def _empty_jets() -> dict[str, np.ndarray]:
     return columns
 
 
-_DIAGNOSTIC_TRACK_DTYPES = {"btag": np.int8, "origin": np.int8, "interaction": np.int32}
+_DIAGNOSTIC_TRACK_DTYPES = {
+    "btag": np.int8,
+    "origin": np.int8,
+    "interaction": np.int32,
+    "ip_tail": np.int8,
+}
 
 
 def _empty_diagnostics() -> dict[str, Any]:
