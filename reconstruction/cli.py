@@ -6,13 +6,10 @@ import logging
 import sys
 from pathlib import Path
 
-from deeppp.atomic import write_text_atomic
+from deeppp.atomic import refuse_overwriting_inputs, write_text_atomic
 from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config, validate_config
 from deeppp.contracts import PROCESS_LABEL
-from reconstruction.features import feature_table_markdown
-from reconstruction.merge import merge_features
-from reconstruction.pipeline import reconstruct_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +117,14 @@ def _config(path: Path | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The stage modules (uproot, awkward, the fastjet extension) are imported only now, after the
+    # arguments were parsed: --help stays quick and Ctrl-C during start-up is handled by run_cli.
     if args.command == "run":
+        from reconstruction.pipeline import reconstruct_chunk
+
         if args.chunk < 0:
             parser.error(f"--chunk must be >= 0, got {args.chunk}")
+        refuse_overwriting_inputs(args.out, [args.events, args.config])
         summary = reconstruct_chunk(
             args.events,
             args.out,
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             f"large-R jets, {summary.n_jets} labelled -> {summary.path}"
         )
     elif args.command == "merge":
+        from reconstruction.merge import merge_features
+
         counts = merge_features(args.features, args.out_dir, _config(args.config))
         logger.info(
             "dataset: "
@@ -151,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "calibrate":
         from reconstruction.calibration import derive_calibration
 
+        if args.max_events is not None and args.max_events < 1:
+            parser.error(f"--max-events must be positive, got {args.max_events}")
         config = _config(args.config)
         result = derive_calibration(
             args.events, config, args.max_events, pileup_library=args.pileup_library
@@ -180,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"trimmed mass {higgs.raw_mass_peak_gev * result.mass_scale:.1f} GeV"
             )
     elif args.command == "features-doc":
+        from reconstruction.features import feature_table_markdown
+
         write_text_atomic(args.out, feature_table_markdown())
     return 0
 

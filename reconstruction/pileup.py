@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import uproot
 
-from deeppp.contracts import EVENTS_TREE
-from deeppp.rootio import InputFileError
+from deeppp.contracts import EVENTS_TREE, PROVENANCE_KEY
+from deeppp.rootio import InputFileError, provenance_of
 from reconstruction.detector import Particles, calorimeter_entry
 from reconstruction.kinematics import pt_eta_phi
 from reconstruction.vertexing import sample_vertices
@@ -59,12 +59,19 @@ class MinBiasLibrary:
         path = Path(path)
         try:
             with uproot.open(path) as f:
+                record = provenance_of(f, path) if PROVENANCE_KEY in f else {}
+                if record.get("process", "minbias") != "minbias":
+                    raise InputFileError(
+                        f"{path}: holds '{record['process']}' events, not a min-bias library"
+                    )
                 tree = f[EVENTS_TREE]
                 arrays = tree.arrays(
                     [f"particles_{name}" for name in _LIBRARY_FIELDS], library="ak"
                 )
         except FileNotFoundError as err:
             raise InputFileError(f"{path}: min-bias library does not exist") from err
+        except InputFileError:
+            raise
         except Exception as err:  # uproot raises many types for damaged files
             raise InputFileError(
                 f"{path}: cannot read the min-bias library ({type(err).__name__}: "
