@@ -429,9 +429,10 @@ def captions(mass: dict[str, float], btag: dict[str, Any], sv: dict[str, Any]) -
         f"peaks at {mass['signal_peak_gev']:.0f} GeV (most probable 20 GeV window), QCD jets at "
         f"{mass['background_peak_gev']:.0f} GeV; {100 * mass['signal_in_window']:.0f} % of signal "
         f"and {100 * mass['background_in_window']:.0f} % of background jets lie between 95 and "
-        "145 GeV. The Higgs jets' own mass response differs from the QCD jets' the scale is "
-        "derived on (docs/detector.md); neutrinos and muons of semileptonic b decays and radiation "
-        "outside the trimmed jet pull the peak below 125 GeV (dotted line)."
+        "145 GeV (dotted line: 125 GeV). After the QCD-derived scale, Higgs-jet masses come out "
+        "about 4 % above their particle-level masses (docs/detector.md), while those particle-level "
+        "masses already miss the neutrinos and muons of semileptonic b decays and the radiation "
+        "outside the trimmed jet."
     )
     texts = {
         "trackjet_sd0_flavour": sd0,
