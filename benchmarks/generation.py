@@ -4,7 +4,7 @@ Reference: the same Pythia settings and seed, generating the same events with no
 ``nextBatch`` calls (no extraction, no file). The stage's overhead is everything it adds:
 final-state/truth extraction, the charge map, ROOT writing. Target: stage rate >= 0.90 x bare.
 Also measures the peak resident memory of the CLI generating a 10k-event chunk (target <= 2 GB)
-and the cost per event of the pile-up (min-bias) library.
+(the cost of the pile-up library is in benchmarks/reconstruction.py).
 
 ``--pthat-study`` measures which PhaseSpace:pTHatMin the samples need: it generates both
 processes down to a low pTHatMin with Pythia's pTHat bias (PhaseSpace:bias2Selection, event
