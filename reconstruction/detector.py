@@ -1,4 +1,7 @@
-"""ATLAS-like fast detector simulation: tracks with impact parameters, calorimeter towers.
+"""ATLAS-like fast detector simulation: the detector card, tracks (efficiency, pT and impact-
+parameter resolution with non-Gaussian tails, fakes) and calorimeter towers. The other steps
+(decays in flight, material, vertexing, pile-up) have their own modules; simulation.py runs them
+in order.
 
 Columnar: every step works on the flattened particles of a whole batch of events (numpy), and
 the results are flat arrays plus per-event offsets (:class:`FlatEvents`). All randomness comes

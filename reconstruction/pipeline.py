@@ -1,8 +1,9 @@
 """One chunk of events -> one features file: detector simulation, jets, labels, 39 features.
 
-Events are read and processed in batches (``reconstruction.batch_events``), so memory stays flat
-for large chunks; each batch has its own random stream derived from (seed, process, chunk,
-batch), so a chunk's output depends only on the config and seed.
+Events are read and processed in batches (``reconstruction.batch_events``, or
+``reconstruction.pileup.batch_events`` with pile-up), so memory stays flat for large chunks; each
+batch has its own random stream derived from (seed, process, chunk, batch), so a chunk's output
+depends only on the config, the seed and (with pile-up) the min-bias library.
 """
 
 from __future__ import annotations
