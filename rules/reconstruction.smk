@@ -4,6 +4,7 @@
 #   snakemake --cores 2 results/dataset/train.root
 
 from deeppp.contracts import RECONSTRUCTION_PLOTS, SPLITS, chunk_file_name, dataset_file_name
+from deeppp.report.layout import report_args
 
 RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/reconstruction"
 
@@ -82,7 +83,7 @@ rule reconstruction_plots:
             report(
                 f"{RECONSTRUCTION_PLOT_DIR}/{name}",
                 caption=f"../report/reconstruction/{name.removesuffix('.png')}.rst",
-                category="Reconstruction",
+                **report_args(name, "reconstruction"),
             )
             for name in RECONSTRUCTION_PLOTS
         ],
