@@ -3,11 +3,12 @@
 # every stage's report() plots). Categories, order and entry names: deeppp/report/layout.py.
 #   snakemake --cores 2 report && snakemake --report report.html
 import os
+from pathlib import Path
 
+from deeppp.atomic import write_text_atomic
 from deeppp.contracts import SPLITS, dataset_file_name
 from deeppp.report.captions import caption_facts
 from deeppp.report.layout import ml_subcategory, report_args
-from deeppp.report.results import config_digest as _config_digest
 from deeppp.report.tables import config_yaml_text
 
 REPORT_DIR = f"{RESULTS}/report"
@@ -101,27 +102,33 @@ rule report_tables:
         "> {log} 2>&1"
 
 
+def workflow_config_file():
+    """The validated configuration as one YAML file, written at parse time when it changed (as
+    rules/common.smk writes each stage's section), so editing the config reruns report_config."""
+    path = Path(RESULTS, "config", "workflow.yaml")
+    text = config_yaml_text(config)
+    if not path.is_file() or path.read_text() != text:
+        write_text_atomic(path, text)
+    return str(path)
+
+
 rule report_config:
     """The validated configuration of this run: YAML to download and highlighted HTML to read."""
+    input:
+        # A file rather than params: the report's info panel then shows no YAML-in-a-string,
+        # and the job runs in its own process, so its recorded run time is never negative
+        # (a job of a millisecond can finish "before" it started at the file system's clock).
+        config=workflow_config_file(),
     output:
         html=report(f"{REPORT_DIR}/config.html", caption="../report/config.rst",
                     **report_args("config", "config")),
         yaml=report(f"{REPORT_DIR}/config.yaml", caption="../report/config_yaml.rst",
                     **report_args("config.yaml", "config")),
-    params:
-        # The digest, not the text: a changed configuration reruns the rule, and the report's
-        # info panel shows one short line instead of the whole YAML.
-        digest=_config_digest(config_yaml_text(config)),
     log:
         f"{RESULTS}/logs/report/config.log",
-    run:
-        from deeppp.atomic import write_text_atomic
-        from deeppp.report.tables import write_config_page
-
-        text = config_yaml_text(config)
-        write_text_atomic(output.yaml, text)
-        write_config_page(output.yaml, output.html, params.digest)
-        write_text_atomic(log[0], f"wrote {output.yaml} and {output.html} ({len(text)} bytes)\n")
+    shell:
+        "python -m deeppp.report config --config {input.config} --copy-to {output.yaml} "
+        "--out {output.html} > {log} 2>&1"
 
 
 rule report:

@@ -83,10 +83,13 @@ def _table(args: argparse.Namespace) -> None:
 
 
 def _config(args: argparse.Namespace) -> None:
+    from deeppp.atomic import write_text_atomic
     from deeppp.report.results import config_digest
     from deeppp.report.tables import write_config_page
 
     _, text = _read_config(args.config)
+    if args.copy_to is not None:
+        write_text_atomic(args.copy_to, text)
     write_config_page(args.config, args.out, config_digest(text))
 
 
@@ -120,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = sub.add_parser("config", help="the configuration as highlighted YAML")
     config.add_argument("--config", type=Path, required=True)
+    config.add_argument("--copy-to", type=Path, default=None, help="also copy the YAML here")
     config.add_argument("--out", type=Path, required=True)
     config.set_defaults(run=_config)
 

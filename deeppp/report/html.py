@@ -25,7 +25,9 @@ h3 { font-size: 1em; margin: 1.1em 0 0.3em; }
 p, li { max-width: 62em; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.4em 0 0.8em; font-size: 13px; }
-th, td { border: 1px solid #cbd5e1; padding: 3px 7px; vertical-align: top; }
+th, td { border: 1px solid #cbd5e1; padding: 3px 6px; vertical-align: top; }
+table.headline { font-size: 12.5px; }
+table.headline td.name { white-space: normal; min-width: 8em; max-width: 11em; }
 th { background: #f1f5f9; text-align: left; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.num { white-space: nowrap; }
@@ -73,6 +75,7 @@ def table(
     rows: Iterable[Sequence[str]],
     classes: Sequence[str] | None = None,
     caption: str | None = None,
+    css_class: str | None = None,
 ) -> str:
     """A table of already-escaped HTML cells in a sideways-scrolling box.
 
@@ -82,7 +85,7 @@ def table(
     def cls(i: int) -> str:
         return f" class='{classes[i]}'" if i < len(classes) and classes[i] else ""
 
-    parts = ["<div class='scroll'><table>"]
+    parts = ["<div class='scroll'><table" + (f" class='{css_class}'" if css_class else "") + ">"]
     if caption:
         parts.append(f"<caption class='note'>{caption}</caption>")
     parts.append("<thead><tr>" + "".join(f"<th{cls(i)}>{h}</th>" for i, h in enumerate(header)))

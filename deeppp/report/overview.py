@@ -185,7 +185,7 @@ def _rejection_cell(m: ModelQuality, percent: int) -> str:
     if r is None:
         return "—"
     if not r.is_finite:
-        return "no background left"
+        return "no bkg. left"
     return h.value_with_uncertainty(r.value, r.uncertainty)
 
 
@@ -254,7 +254,7 @@ def headline_table(ov: Overview) -> str:
                 h.escape(fw.precision.removeprefix("ap_fixed")) if fw else "—",
             ]
             rows.append(row)
-    return h.table(header, rows, classes)
+    return h.table(header, rows, classes, css_class="headline")
 
 
 def _tools(ov: Overview) -> str:
@@ -457,7 +457,9 @@ def render(ov: Overview) -> str:
         "<h2>Every method and budget</h2>",
         headline_table(ov),
         "<p class='note'>Quality on the test jets, weighted (background p<sub>T</sub> and η "
-        "flattened onto the signal); ± is the bootstrap standard deviation. "
+        "flattened onto the signal); ± is the bootstrap standard deviation; “no bkg. left”: no "
+        "background jet passes the cut, so 1/ε<sub>B</sub> exceeds what the test sample can "
+        "measure. "
         "ΔAUC and “× unpruned” are paired changes against the unpruned tagger on the same "
         f"test {ov.bootstrap_over}: ▲/▼ mark changes whose {ov.level:.0%} interval excludes no "
         "change (hover for the interval); grey ones are within the noise. Multiplications: sum "
