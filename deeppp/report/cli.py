@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def _read_config(path: Path) -> tuple[dict, str]:
+    """The configuration (validated, schema defaults filled in) and its text as written."""
+    from deeppp.config import validate_config
+
     try:
         text = path.read_text()
         config = yaml.safe_load(text)
@@ -31,7 +34,7 @@ def _read_config(path: Path) -> tuple[dict, str]:
         raise DeepppError(f"{path}: cannot read the configuration ({err})") from err
     if not isinstance(config, dict):
         raise DeepppError(f"{path}: not a configuration mapping")
-    return config, text
+    return validate_config(config, source=str(path)), text
 
 
 def _overview(args: argparse.Namespace) -> None:
@@ -52,7 +55,7 @@ def _overview(args: argparse.Namespace) -> None:
         if args.scores
         else None
     )
-    report_config = config.get("report") or {}
+    report_config = config["report"]
     overview = build_overview(
         models,
         firmware,
@@ -61,8 +64,8 @@ def _overview(args: argparse.Namespace) -> None:
         btagging=results.read_btagging(args.btagging),
         config=config,
         config_digest=results.config_digest(text),
-        n_bootstrap=int(report_config.get("bootstrap_samples", 1000)),
-        level=float(report_config.get("confidence_level", 0.95)),
+        n_bootstrap=int(report_config["bootstrap_samples"]),
+        level=float(report_config["confidence_level"]),
     )
     write_overview(overview, args.out_dir)
     log.info("overview: %d models, %d paired comparisons", len(models), len(overview.paired))

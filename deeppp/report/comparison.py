@@ -35,7 +35,7 @@ CONDITION_LABELS: dict[str, str] = {
     "simulation": "Simulation",
     "data": "Data",
     "pileup": "Pile-up",
-    "jets": "Jets",
+    "jet_definition": "Jets",
     "jet_pt": "Jet pT",
     "signal": "Signal",
     "background": "Background",

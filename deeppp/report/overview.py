@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from deeppp.atomic import write_json_atomic, write_text_atomic
-from deeppp.contracts import PROCESSES, parse_model_name
+from deeppp.contracts import PROCESSES, SPLITS, parse_model_name
 from deeppp.report import html as h
 from deeppp.report.paired import PairedDifference, paired_differences
 from deeppp.report.results import (
@@ -33,6 +33,7 @@ from deeppp.report.results import (
 )
 
 REFERENCE_MODEL = "unpruned"
+SPLIT_TITLES = {"train": "Training jets", "val": "Validation jets", "test": "Test jets"}
 #: Method order inside a budget group (families not listed follow in name order).
 METHOD_ORDER = ("autopruner", "retrained", "ptr", "autopruner_in")
 #: Distributions shown under "Software" (others stay in every file's provenance).
@@ -69,6 +70,7 @@ class Overview:
     #: (model, reference, quantity) -> paired difference; reference = unpruned or another method.
     paired: dict[tuple[str, str, str], PairedDifference]
     level: float
+    #: What the bootstrap resamples: "event" (the jets of an event together) or "jet".
     bootstrap_over: str
     btagging: BTagging | None
     versions: dict[str, str]
@@ -360,7 +362,7 @@ def conclusion(ov: Overview) -> list[str]:
         n_tests = sum(1 for key in ov.paired if key[2] == "auc")
         sentences.append(
             f"“Significant” means that the {ov.level:.0%} paired bootstrap interval over test "
-            f"{ov.bootstrap_over} excludes no change; of {n_tests} AUC comparisons about "
+            f"{ov.bootstrap_over}s excludes no change; of {n_tests} AUC comparisons about "
             f"{n_tests * (1 - ov.level):.1f} would be flagged by chance alone."
             + ("" if significant_any else " None is significant in this run.")
         )
@@ -396,13 +398,11 @@ def conclusion(ov: Overview) -> list[str]:
 
 def _samples_list(s: SampleSizes) -> str:
     items = []
-    for split in ("train", "val", "test"):
+    for split in SPLITS:
         if split in s.jets:
             items.append(
                 (
-                    {"train": "Training jets", "val": "Validation jets", "test": "Test jets"}[
-                        split
-                    ],
+                    SPLIT_TITLES.get(split, f"{split} jets"),
                     f"{h.integer(s.jets[split])} ({h.integer(s.signal_jets[split])} signal, "
                     f"{h.integer(s.background_jets[split])} background)",
                 )
@@ -461,7 +461,7 @@ def render(ov: Overview) -> str:
         "background jet passes the cut, so 1/ε<sub>B</sub> exceeds what the test sample can "
         "measure. "
         "ΔAUC and “× unpruned” are paired changes against the unpruned tagger on the same "
-        f"test {ov.bootstrap_over}: ▲/▼ mark changes whose {ov.level:.0%} interval excludes no "
+        f"test {ov.bootstrap_over}s: ▲/▼ mark changes whose {ov.level:.0%} interval excludes no "
         "change (hover for the interval); grey ones are within the noise. Multiplications: sum "
         "over layers of inputs × outputs, the cost of the dense layers on an FPGA. "
         + _tools(ov)
@@ -594,7 +594,7 @@ def build_overview(
         efficiencies=efficiencies,
         paired=paired,
         level=level,
-        bootstrap_over="events" if scores is not None and scores.event_ids is not None else "jets",
+        bootstrap_over="event" if scores is not None and scores.event_ids is not None else "jet",
         btagging=btagging,
         versions=versions,
         config_digest=config_digest,
