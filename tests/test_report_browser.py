@@ -162,6 +162,9 @@ def test_report_in_a_browser(report_html, tmp_path, request):
             f"fully drawn {drawn - started:.2f} s",
         )
         tools.screenshot(shots / "1_landing.png")
+        # Statistics plots run times on a log axis: one negative value blanks the whole plot
+        negative = tools.evaluate("runtimes_spec.data.values.filter(v => !(v.runtime > 0))")
+        assert not negative, f"jobs with a run time <= 0 s: {negative}"
 
         # the landing page's link opens the overview
         assert tools.evaluate(
