@@ -288,6 +288,16 @@ def test_overview_without_scores_calls_nothing_significant():
     assert "no difference is called significant" in " ".join(conclusion(ov))
 
 
+def test_overview_says_when_firmware_scored_only_part_of_the_test_jets():
+    ov = _overview()
+    assert "that the firmware stage scored" not in " ".join(conclusion(ov))
+    samples = ov.samples.__class__(**{**ov.samples.__dict__, "jets": {"test": 10_000}})
+    capped = ov.__class__(**{**ov.__dict__, "samples": samples})
+    assert "use the 2\u2009500 of 10\u2009000 test jets that the firmware stage scored" in " ".join(
+        conclusion(capped)
+    )
+
+
 def test_overview_shows_btagging_when_the_stage_wrote_it():
     ov = _overview()
     rows = [{"tagger": "max S_d0 > 5", "b_efficiency": 0.7, "light_rejection": 120.0}]

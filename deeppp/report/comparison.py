@@ -367,6 +367,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
         ax.set_xticks([0.5, 0.6, 0.7])
     from deeppp.plotting import save
 
+    fig.tight_layout()
     save(fig, out_png)
 
 

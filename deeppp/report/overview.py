@@ -72,6 +72,8 @@ class Overview:
     level: float
     #: What the bootstrap resamples: "event" (the jets of an event together) or "jet".
     bootstrap_over: str
+    #: Test jets the paired comparisons use (fewer than the test set when firmware capped them).
+    paired_jets: int | None
     btagging: BTagging | None
     versions: dict[str, str]
     config_digest: str
@@ -358,6 +360,12 @@ def conclusion(ov: Overview) -> list[str]:
                     f", ahead of {ov.models[runner].family_label} by {_fmt_diff(lead)} ({verdict})"
                 )
             sentences.append(text + ".")
+    test_jets = ov.samples.jets.get("test")
+    if ov.paired and ov.paired_jets is not None and test_jets and ov.paired_jets < test_jets:
+        sentences.append(
+            f"The paired comparisons use the {h.integer(ov.paired_jets)} of {h.integer(test_jets)} "
+            "test jets that the firmware stage scored (firmware.max_test_jets)."
+        )
     if ov.paired:
         n_tests = sum(1 for key in ov.paired if key[2] == "auc")
         sentences.append(
@@ -595,6 +603,7 @@ def build_overview(
         paired=paired,
         level=level,
         bootstrap_over="event" if scores is not None and scores.event_ids is not None else "jet",
+        paired_jets=None if scores is None else int(scores.labels.size),
         btagging=btagging,
         versions=versions,
         config_digest=config_digest,
