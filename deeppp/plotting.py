@@ -36,46 +36,6 @@ def experiment_label(
     mplhep.label.exp_label(exp=EXPERIMENT, text=text, rlabel=rlabel, ax=ax, data=True, **kwargs)
 
 
-#: One colour per pruning method (model family of ``deeppp.contracts.parse_model_name``), from
-#: the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies); the
-#: unpruned reference is black. Families not listed take the spare colours in name order.
-METHOD_COLOURS: dict[str, str] = {
-    "unpruned": "#000000",
-    "autopruner": "#0072B2",  # blue
-    "retrained": "#E69F00",  # orange
-    "ptr": "#009E73",  # bluish green
-    "autopruner_in": "#56B4E9",  # sky blue
-}
-_SPARE_COLOURS = ("#D55E00", "#CC79A7", "#F0E442", "#999999", "#882255", "#44AA99")
-#: Markers per budget (in budget order) so the points of one method stay apart.
-BUDGET_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
-#: Line styles per method, so curves differ without colour too.
-METHOD_LINESTYLES: dict[str, str] = {
-    "unpruned": "-",
-    "autopruner": "-",
-    "retrained": "--",
-    "ptr": "-.",
-    "autopruner_in": ":",
-}
-
-
-def method_colour(family: str, families: Sequence[str] = ()) -> str:
-    """The colour of a method; an unlisted one gets a spare colour by its rank in ``families``."""
-    if family in METHOD_COLOURS:
-        return METHOD_COLOURS[family]
-    others = sorted({f for f in families if f not in METHOD_COLOURS} | {family})
-    return _SPARE_COLOURS[others.index(family) % len(_SPARE_COLOURS)]
-
-
-def method_style(family: str, budget_rank: int = 0, families: Sequence[str] = ()) -> dict[str, Any]:
-    """Matplotlib keywords (colour, marker, line style) for one model of a method."""
-    return {
-        "color": method_colour(family, families),
-        "marker": BUDGET_MARKERS[budget_rank % len(BUDGET_MARKERS)],
-        "linestyle": METHOD_LINESTYLES.get(family, (0, (3, 1, 1, 1))),
-    }
-
-
 #: Signal-efficiency grid of the ROC plots (below 0.2 the rejection is statistics-limited).
 EPS_S_GRID = np.linspace(0.2, 1.0, 161)
 

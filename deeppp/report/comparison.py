@@ -42,6 +42,14 @@ CONDITION_LABELS: dict[str, str] = {
     "working_point": "Working point",
     "inputs": "Tagger inputs",
 }
+#: Colours of deeppp's models in the comparison figure: the ml stage's scheme per method
+#: (Okabe-Ito; unpruned black, AutoPruner vermillion) -- to be read from deeppp.plotting once
+#: that module holds the shared per-method scheme. Budgets of one method differ by marker.
+MODEL_COLOURS = {"unpruned": "#000000", "autopruner": "#D55E00"}
+OTHER_COLOURS = ("#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#999999")
+BUDGET_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: Published points: a colour no deeppp method uses.
+PUBLISHED_COLOUR = "#F0E442"
 #: The background deeppp has: only published points against it are drawn beside deeppp's.
 DEEPPP_BACKGROUND = "multijet"
 BACKGROUND_LABELS = {"multijet": "multijet (QCD)", "top": "top-quark jets"}
@@ -279,7 +287,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     labelled with its own conditions and sharing the rejection axis."""
     import matplotlib.pyplot as plt
 
-    from deeppp.plotting import experiment_label, method_style, use_style
+    from deeppp.plotting import experiment_label, use_style
 
     use_style()
     groups = _plotted_points(book)
@@ -294,13 +302,17 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     )
     ours = axes[0][0]
     efficiencies = common_efficiencies(models)
-    families = [m.family for m in models]
-    budget_rank = 0
+    others = sorted({m.family for m in models} - set(MODEL_COLOURS))
+    budget_rank: dict[str, int] = {}
     all_values: list[float] = []
     for m in models:
-        style = method_style(m.family, 0 if m.family == "unpruned" else budget_rank, families)
-        if m.family != "unpruned":
-            budget_rank += 1
+        rank = budget_rank.get(m.family, 0)
+        budget_rank[m.family] = rank + 1
+        colour = (
+            MODEL_COLOURS.get(m.family)
+            or OTHER_COLOURS[others.index(m.family) % len(OTHER_COLOURS)]
+        )
+        marker = "*" if m.family == "unpruned" else BUDGET_MARKERS[rank % len(BUDGET_MARKERS)]
         xs, ys, errors = [], [], []
         for percent in efficiencies:
             r = m.rejection[percent]
@@ -314,11 +326,11 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
             ys,
             yerr=errors,
             capsize=3,
-            markersize=6,
+            markersize=10 if marker == "*" else 6,
             lw=1.2,
-            color=style["color"],
-            marker=style["marker"],
-            linestyle=style["linestyle"],
+            color=colour,
+            marker=marker,
+            linestyle="-" if m.family == "unpruned" else "--",
             label=_model_title(m),
         )
     ours.set_yscale("log")
@@ -344,7 +356,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
                 marker=next(markers, "*"),
                 markersize=13,
                 markeredgecolor="black",
-                color="#D55E00",
+                color=PUBLISHED_COLOUR,
                 label=f"{reference.short}",
             )
             all_values.append(point.background_rejection)
