@@ -34,8 +34,18 @@ from deeppp.report.results import (
 
 REFERENCE_MODEL = "unpruned"
 SPLIT_TITLES = {"train": "Training jets", "val": "Validation jets", "test": "Test jets"}
-#: Method order inside a budget group (families not listed follow in name order).
-METHOD_ORDER = ("autopruner", "retrained", "ptr", "autopruner_in")
+#: Method order inside a budget group (families not listed follow in name order): AutoPruner,
+#: its layout retrained, then the other pruning methods the ml stage may run.
+METHOD_ORDER = (
+    "autopruner",
+    "autopruner_in",
+    "retrained",
+    "random",
+    "oneshot",
+    "gradual",
+    "ptr",
+    "l0",
+)
 #: Distributions shown under "Software" (others stay in every file's provenance).
 SHOWN_VERSIONS = (
     "python",
@@ -84,10 +94,10 @@ class Overview:
 def budget_groups(
     models: Mapping[str, ModelQuality], budget_unit: str = "nodes"
 ) -> list[BudgetGroup]:
-    """Reference first, then hidden budgets (ascending), then input budgets; seed replicas and
-    names outside the grammar are left out (they belong to the stability study)."""
-    hidden: dict[int, list[str]] = {}
-    inputs: dict[int, list[str]] = {}
+    """Reference first, then hidden-node budgets, multiplication budgets and input budgets
+    (each ascending); seed replicas, the alternative input-selection layout and names outside
+    the grammar are left out (they belong to the stability and input studies)."""
+    budgets: dict[tuple[int, int], list[str]] = {}
     for name in models:
         try:
             parsed = parse_model_name(name)
@@ -95,10 +105,12 @@ def budget_groups(
             continue
         if parsed.replica or parsed.alternative_layout:
             continue
-        if parsed.hidden_percent is not None:
-            hidden.setdefault(parsed.hidden_percent, []).append(name)
-        elif parsed.input_keep is not None:
-            inputs.setdefault(parsed.input_keep, []).append(name)
+        # a multiplication budget (``m<P>``) is parsed by newer grammars only
+        multiplications = getattr(parsed, "multiplication_percent", None)
+        for kind, value in enumerate((parsed.hidden_percent, multiplications, parsed.input_keep)):
+            if value is not None:
+                budgets.setdefault((kind, value), []).append(name)
+                break
 
     def method_rank(name: str) -> tuple[int, str]:
         family = models[name].family
@@ -107,17 +119,19 @@ def budget_groups(
     groups = []
     if REFERENCE_MODEL in models:
         groups.append(BudgetGroup("reference", "Reference: the unpruned tagger", [REFERENCE_MODEL]))
-    unit = "hidden nodes" if budget_unit == "nodes" else "multiplications"
-    for percent in sorted(hidden):
-        names = sorted(hidden[percent], key=method_rank)
-        nodes = {n for n in (models[name].hidden_nodes for name in names) if n is not None}
-        detail = f" ({'/'.join(str(n) for n in sorted(nodes))} hidden nodes)" if nodes else ""
-        groups.append(
-            BudgetGroup(f"h{percent}", f"Budget: {percent} % of the {unit}{detail}", names)
-        )
-    for k in sorted(inputs):
-        names = sorted(inputs[k], key=method_rank)
-        groups.append(BudgetGroup(f"in{k}", f"Budget: {k} input features", names))
+    hidden_unit = "hidden nodes" if budget_unit == "nodes" else "multiplications"
+    for (kind, value), members in sorted(budgets.items()):
+        names = sorted(members, key=method_rank)
+        if kind == 0:
+            nodes = {n for n in (models[name].hidden_nodes for name in names) if n is not None}
+            detail = f" ({'/'.join(str(n) for n in sorted(nodes))} hidden nodes)" if nodes else ""
+            title = f"Budget: {value} % of the {hidden_unit}{detail}"
+            key = f"h{value}"
+        elif kind == 1:
+            title, key = f"Budget: {value} % of the multiplications", f"m{value}"
+        else:
+            title, key = f"Budget: {value} input features", f"in{value}"
+        groups.append(BudgetGroup(key, title, names))
     return groups
 
 
