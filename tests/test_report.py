@@ -137,7 +137,7 @@ def test_paired_bootstrap_equals_explicit_resampling():
         labels, weights, scores, pairs, [50], event_ids=events, n_bootstrap=30, seed=11
     )
     # the same draws, applied by repeating jets
-    counts = np.concatenate(_event_counts(int(events.max()) + 1, 30, 11))
+    counts = np.concatenate(list(_event_counts(int(events.max()) + 1, 30, 11)))
     differences, ratios = [], []
     for replicate in counts:
         index = np.repeat(np.arange(labels.size), replicate[events].astype(int))
@@ -160,7 +160,7 @@ def test_paired_bootstrap_equals_explicit_resampling():
 def test_bootstrap_draws_whole_events():
     """Jets of one event are drawn together (a QCD event gives two jets)."""
     _, _, events, _ = _tagger_sample(300)
-    counts = np.concatenate(_event_counts(int(events.max()) + 1, 20, 5))
+    counts = np.concatenate(list(_event_counts(int(events.max()) + 1, 20, 5)))
     multiplicity = counts[:, events]
     for event in np.unique(events):
         jets = np.flatnonzero(events == event)

@@ -14,6 +14,7 @@ cumulative sum: thousands of replicates on 10^4 jets take well under a second.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,16 +61,42 @@ class _SortedTagger:
     def __init__(self, scores: np.ndarray) -> None:
         self.order = np.argsort(-scores, kind="mergesort")
         ranked = scores[self.order]
-        self.last = np.r_[np.flatnonzero(np.diff(ranked)), ranked.size - 1]
+        last = np.r_[np.flatnonzero(np.diff(ranked)), ranked.size - 1]
+        # without ties every jet ends a threshold: skip the (costly) selection
+        self.last = None if last.size == ranked.size else last
 
     def curve(self, signal_w: np.ndarray, background_w: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(eps_S, eps_B) for every replicate (rows); same construction as deeppp.metrics."""
-        s = np.cumsum(signal_w[:, self.order], axis=1)[:, self.last]
-        b = np.cumsum(background_w[:, self.order], axis=1)[:, self.last]
-        zeros = np.zeros((s.shape[0], 1))
-        eps_s = np.hstack([zeros, s / s[:, -1:]])
-        eps_b = np.hstack([zeros, b / b[:, -1:]])
-        return eps_s, eps_b
+        """(eps_S, eps_B) at every distinct threshold, one row per replicate; the curve of
+        deeppp.metrics.weighted_roc without its (0, 0) start."""
+        s = np.cumsum(signal_w[:, self.order], axis=1)
+        b = np.cumsum(background_w[:, self.order], axis=1)
+        if self.last is not None:
+            s, b = s[:, self.last], b[:, self.last]
+        s /= s[:, -1:]
+        b /= b[:, -1:]
+        return s, b
+
+
+def _auc_rows(eps_s: np.ndarray, eps_b: np.ndarray) -> np.ndarray:
+    """Trapezoidal area under each row's curve, starting from (0, 0) (as np.trapezoid)."""
+    first = 0.5 * eps_b[:, 0] * eps_s[:, 0]
+    return first + 0.5 * np.sum(np.diff(eps_b, axis=1) * (eps_s[:, 1:] + eps_s[:, :-1]), axis=1)
+
+
+def _interp_rows(x: float, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp(x, [0, *xp[i]], [0, *fp[i]])`` for every row ``i`` at once (rows of ``xp``
+    non-decreasing): the last point at or below ``x`` and the next one, as np.interp picks."""
+    rows = np.arange(xp.shape[0])
+    n = xp.shape[1]
+    count = (xp <= x).sum(axis=1)  # index of the point at or below x on the padded curve
+    below = count - 1
+    x0 = np.where(below >= 0, xp[rows, np.maximum(below, 0)], 0.0)
+    f0 = np.where(below >= 0, fp[rows, np.maximum(below, 0)], 0.0)
+    above = np.minimum(count, n - 1)
+    x1, f1 = xp[rows, above], fp[rows, above]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = f0 + (f1 - f0) / (x1 - x0) * (x - x0)
+    return np.where(count >= n, fp[:, -1], value)
 
 
 def _replicate_quantities(
@@ -79,30 +106,32 @@ def _replicate_quantities(
     efficiencies_percent: list[int],
 ) -> dict[str, np.ndarray]:
     eps_s, eps_b = tagger.curve(signal_w, background_w)
-    out = {"auc": np.trapezoid(eps_s, eps_b, axis=1)}
+    out = {"auc": _auc_rows(eps_s, eps_b)}
     for percent in efficiencies_percent:
-        target = percent / 100
-        at = np.array([np.interp(target, s, b) for s, b in zip(eps_s, eps_b, strict=True)])
+        at = _interp_rows(percent / 100, eps_s, eps_b)
         with np.errstate(divide="ignore"):
             out[f"rejection_{percent}"] = np.where(at > 0, 1.0 / np.where(at > 0, at, 1.0), np.inf)
     return out
 
 
-def _event_counts(n_groups: int, n_bootstrap: int, seed: int) -> list[np.ndarray]:
-    """How often each event is drawn, per replicate, in batches (bounded memory)."""
+def _event_counts(
+    n_groups: int, n_bootstrap: int, seed: int, batch: int = 64
+) -> Iterator[np.ndarray]:
+    """How often each event is drawn, ``batch`` replicates at a time (bounded memory)."""
     rng = np.random.default_rng(seed)
-    batches = []
-    for start in range(0, n_bootstrap, _BATCH):
-        size = min(_BATCH, n_bootstrap - start)
+    for start in range(0, n_bootstrap, batch):
+        size = min(batch, n_bootstrap - start)
         draws = rng.integers(0, n_groups, (size, n_groups))
-        counts = np.zeros((size, n_groups))
-        np.add.at(counts, (np.arange(size)[:, None], draws), 1.0)
-        batches.append(counts)
-    return batches
+        yield np.stack([np.bincount(row, minlength=n_groups) for row in draws]).astype(float)
 
 
-#: Replicates evaluated together: (batch x jets) arrays stay below ~100 MB at 10^5 test jets.
-_BATCH = 64
+#: Jet x replicate cells evaluated together: a few arrays of this many floats (~160 MB each).
+_CELLS_PER_BATCH = 20_000_000
+
+
+def _batch_size(n_jets: int) -> int:
+    """Replicates per batch: 64, fewer for large test sets (the paper config's ~10^6 jets)."""
+    return max(1, min(64, _CELLS_PER_BATCH // max(n_jets, 1)))
 
 
 def paired_differences(
@@ -126,7 +155,7 @@ def paired_differences(
     names = sorted({name for pair in pairs for name in pair})
     taggers = {name: _SortedTagger(np.asarray(scores[name], dtype=np.float64)) for name in names}
     parts: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in names}
-    for counts in _event_counts(n_groups, n_bootstrap, seed):
+    for counts in _event_counts(n_groups, n_bootstrap, seed, _batch_size(labels.size)):
         multiplicity = counts[:, groups]
         signal_w = multiplicity * (weights * (labels == 1))
         background_w = multiplicity * (weights * (labels == 0))
