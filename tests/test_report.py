@@ -547,7 +547,7 @@ def test_ml_summary_table_shows_every_column(tmp_path):
     page = (tmp_path / "ml.html").read_text()
     assert "0.9773 ± 0.0085" in page
     assert "215 ± 59" in page
-    assert "no background left" in page
+    assert "no bkg. left" in page
     assert "1/ε<sub>B</sub> at ε<sub>S</sub> = 70 %" in page
     assert "rejection_50" not in page, "no raw column names for known columns"
     assert "Further columns" in page
@@ -619,7 +619,7 @@ def test_report_sorts_in_workflow_order():
     assert layout.entry_name("pileup_jets.png", "reconstruction") == "Pileup jets"
     assert sorted(["Pileup jets", layout.entry_name("trimmed_mass.png")])[0].startswith("1 ")
     args = layout.report_args("summary.csv", "firmware")
-    assert args["labels"][layout.RESULT_LABEL].endswith("(CSV file, downloads)")
+    assert args["labels"][layout.RESULT_LABEL].endswith("(CSV)")
 
 
 def test_caption_facts_are_read_when_the_report_is_rendered(tmp_path):

@@ -71,20 +71,20 @@ ENTRY_NAMES: dict[str, str] = {
     "stability_features": "6.3 Selected inputs across seeds",
     "ml_summary": "7.1 Table of all models",
     "roc_all": "7.2 ROC curves of the main models",
-    "summary.csv@ml": "7.3 Table of all models (CSV file, downloads)",
+    "summary.csv@ml": "7.3 Table of all models (CSV)",
     # 4. Firmware
     "firmware_summary": "1 Table of all firmware builds",
     "resources_vs_pruning": "2 Resources versus pruning",
     "latency_vs_pruning": "3 Latency versus pruning",
     "roc_float_vs_firmware": "4 ROC curves: float versus firmware",
     "precision_scan": "5 Fixed-point precision scan",
-    "summary.csv@firmware": "6 Table of all firmware builds (CSV file, downloads)",
+    "summary.csv@firmware": "6 Table of all firmware builds (CSV)",
     # 5. Comparison
     "comparison": "1 deeppp beside published figures (page)",
     "comparison_plot": "2 Rejection at fixed efficiency (plot)",
     # 6. Configuration
     "config": "1 Configuration of this run",
-    "config.yaml": "2 Configuration (YAML file, downloads)",
+    "config.yaml": "2 Configuration (YAML file)",
 }
 
 
