@@ -279,6 +279,7 @@ def test_overview_page_and_facts(tmp_path):
         "caption"
     ]["conclusion"].startswith("On ")
     assert "<" not in document["caption"]["conclusion"], "plain text for the RST caption"
+    assert "1/ε\\_B" in document["caption"]["conclusion"], "RST markup characters escaped"
     json.dumps(document)  # serialisable
 
 
@@ -620,6 +621,17 @@ def test_report_sorts_in_workflow_order():
     assert sorted(["Pileup jets", layout.entry_name("trimmed_mass.png")])[0].startswith("1 ")
     args = layout.report_args("summary.csv", "firmware")
     assert args["labels"][layout.RESULT_LABEL].endswith("(CSV)")
+
+
+def test_caption_strings_cannot_turn_into_rst_markup():
+    from docutils.core import publish_parts
+
+    from deeppp.report.captions import rst_safe
+
+    facts = rst_safe({"text": "ptr_h30 * |x| `y` ε_B_ 1/ε_B", "n": 3, "list": ["a_"]})
+    assert facts["n"] == 3
+    html = publish_parts(f"Result: {facts['text']} {facts['list'][0]}", writer_name="html")["body"]
+    assert "ptr_h30 * |x| `y` ε_B_ 1/ε_B a_" in html.replace("&quot;", '"')
 
 
 def test_caption_facts_are_read_when_the_report_is_rendered(tmp_path):

@@ -16,7 +16,8 @@ rule whose caption states a number therefore:
        {% set f = snakemake.params.caption %}
        {% if f %}The overlap at k = {{ f.k }} is {{ "%.2f"|format(f.overlap) }}.{% endif %}
 
-Keep the object small: Snakemake also lists a rule's params in the report's info panel.
+Keep the object small: Snakemake also lists a rule's params in the report's info panel. Strings
+are printed into RST, so pass them through :func:`rst_text` when writing the facts.
 (docs/data_contracts.md, "Captions from data", is the user-facing description.)
 
 Pure Python: the rule files import it while Snakemake parses the workflow.
@@ -25,6 +26,7 @@ Pure Python: the rule files import it while Snakemake parses the workflow.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,23 @@ from deeppp import DeepppError
 
 #: The key of the caption facts inside a result JSON.
 CAPTION_KEY = "caption"
+
+
+def rst_text(text: str) -> str:
+    """``text`` safe to print inside an RST caption: inline markup characters (``*``, `````,
+    ``|``, ``_``, ``\\``) are escaped, so a model name or a formula never turns into markup."""
+    return re.sub(r"([\\*`|_])", r"\\\1", text)
+
+
+def rst_safe(facts: Any) -> Any:
+    """:func:`rst_text` on every string of a caption-facts object (numbers stay numbers)."""
+    if isinstance(facts, str):
+        return rst_text(facts)
+    if isinstance(facts, dict):
+        return {key: rst_safe(value) for key, value in facts.items()}
+    if isinstance(facts, list | tuple):
+        return [rst_safe(value) for value in facts]
+    return facts
 
 
 def read_caption_facts(path: str | Path, key: str = CAPTION_KEY) -> dict[str, Any]:

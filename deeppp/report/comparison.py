@@ -27,6 +27,7 @@ import yaml
 from deeppp import DeepppError
 from deeppp.atomic import write_json_atomic, write_text_atomic
 from deeppp.report import html as h
+from deeppp.report.captions import rst_safe
 from deeppp.report.results import ModelQuality, common_efficiencies, read_model_quality
 
 #: Readable names of the condition keys, in the order the page lists them.
@@ -559,7 +560,7 @@ def build_comparison(
     write_tables(rows, out / "comparison.csv", out / "comparison.md")
     plot_comparison(models, book, out / "comparison.png")
     write_page(models, book, out / "comparison.html")
-    write_json_atomic(out / "comparison.json", {"caption": caption_facts(models, book)})
+    write_json_atomic(out / "comparison.json", {"caption": rst_safe(caption_facts(models, book))})
     return rows
 
 

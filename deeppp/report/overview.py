@@ -22,6 +22,7 @@ from typing import Any
 from deeppp.atomic import write_json_atomic, write_text_atomic
 from deeppp.contracts import PROCESSES, SPLITS, parse_model_name
 from deeppp.report import html as h
+from deeppp.report.captions import rst_safe
 from deeppp.report.paired import PairedDifference, paired_differences
 from deeppp.report.results import (
     BTagging,
@@ -552,13 +553,15 @@ def facts(ov: Overview) -> dict[str, Any]:
         "confidence_level": ov.level,
         "samples": asdict(ov.samples),
         "config_digest": ov.config_digest,
-        "caption": {
-            "n_models": len(ov.models),
-            "test_jets": ov.samples.jets.get("test"),
-            "n_significant": sum(1 for d in ov.paired.values() if d.significant),
-            "n_comparisons": len(ov.paired),
-            "conclusion": _strip_tags(" ".join(sentences)),
-        },
+        "caption": rst_safe(
+            {
+                "n_models": len(ov.models),
+                "test_jets": ov.samples.jets.get("test"),
+                "n_significant": sum(1 for d in ov.paired.values() if d.significant),
+                "n_comparisons": len(ov.paired),
+                "conclusion": _strip_tags(" ".join(sentences)),
+            }
+        ),
     }
 
 
