@@ -579,6 +579,15 @@ def test_firmware_summary_table(tmp_path):
     assert "FF, DSP counted by yosys for every model" in page
     assert "0 / not run" in page
     assert "Further columns" not in page
+    assert (
+        "hls4ml emulation agrees bit by bit with the fixed-point reference for all 2 of 2" in page
+    )
+    assert "Verilator simulation of the Verilog agrees bit by bit" in page
+    assert "for all 1 of 2 models checked" in page
+    source.write_text(source.read_text().replace(",0,0\n", ",565,0\n", 1))
+    write_firmware_table(source, tmp_path / "fw.html")
+    page = (tmp_path / "fw.html").read_text()
+    assert "hls4ml emulation differs from the fixed-point reference for unpruned" in page
 
 
 def test_config_page_is_highlighted_and_in_workflow_order(tmp_path):

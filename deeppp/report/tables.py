@@ -290,13 +290,41 @@ def write_ml_table(csv_path: str | Path, out_html: str | Path) -> None:
     write_text_atomic(out_html, page)
 
 
+def bit_exactness(rows: Sequence[Row]) -> str:
+    """What the bit-exactness columns say, in words, from the numbers (never assumed)."""
+    sentences = []
+    for key, what in (
+        ("hls4ml_mismatches", "the hls4ml emulation"),
+        ("verilator_mismatches", "the Verilator simulation of the Verilog"),
+    ):
+        subject = what[0].upper() + what[1:]
+        checked = [r for r in rows if _float(r.get(key)) is not None]
+        if not checked:
+            sentences.append(f"{subject} was not run for any model.")
+            continue
+        failing = [r["model"] for r in checked if _float(r.get(key))]
+        share = f"{len(checked)} of {len(rows)} models"
+        if failing:
+            sentences.append(
+                f"{subject} differs from the fixed-point reference for "
+                f"{h.escape(', '.join(failing))} ({share} checked)."
+            )
+        else:
+            sentences.append(
+                f"{subject} agrees bit by bit with the fixed-point reference for all "
+                f"{share} checked."
+            )
+    return " ".join(sentences)
+
+
 def write_firmware_table(csv_path: str | Path, out_html: str | Path) -> None:
     rows = read_csv(csv_path)
     page = table_page(
         "Firmware of every core model",
         "Each tagger as pipelined Verilog (da4ml) and as an hls4ml project: fixed-point "
         "precision, FPGA resources with the tool that counted them, latency, and the tagging "
-        "quality of the bit-accurate firmware beside the float network on the test jets.",
+        "quality of the bit-accurate firmware beside the float network on the test jets. "
+        + bit_exactness(rows),
         rows,
         firmware_columns(rows),
         note="Resources: Yosys synth_xilinx counts where Yosys ran, else the da4ml estimate. "
