@@ -206,7 +206,8 @@ def test_config_schema_defaults_and_errors() -> None:
         validate_config({"seed": 1, "firmware": {"rtl": {"yosys": "sometimes"}}}, source="test")
     with pytest.raises(ConfigError, match=r"unknown key firmware\.precision\.bits"):
         validate_config({"seed": 1, "firmware": {"precision": {"bits": 8}}}, source="test")
-    with pytest.raises(FirmwareConfigError, match=r"firmware\.precision\.integer_bits"):
+    # checked when the config is loaded (deeppp.config runs FirmwareSettings.check)
+    with pytest.raises(ConfigError, match=r"firmware\.precision\.integer_bits"):
         FirmwareSettings.from_config(
             validate_config(
                 {
@@ -218,6 +219,10 @@ def test_config_schema_defaults_and_errors() -> None:
                 source="t",
             )
         )
+    # ... and by the settings themselves, for a config that skipped validation
+    config["firmware"]["precision"].update(mode="fixed", total_bits=6, integer_bits=6)
+    with pytest.raises(FirmwareConfigError, match=r"firmware\.precision\.integer_bits"):
+        FirmwareSettings.from_config(config)
 
 
 def test_tool_gate_reports_why_a_tool_is_skipped() -> None:

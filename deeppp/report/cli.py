@@ -86,14 +86,18 @@ def _table(args: argparse.Namespace) -> None:
 
 
 def _config(args: argparse.Namespace) -> None:
-    from deeppp.atomic import write_text_atomic
+    """The page and (with --copy-to) the YAML file: both or neither."""
+    from deeppp.atomic import atomic_outputs
     from deeppp.report.results import config_digest
-    from deeppp.report.tables import write_config_page
+    from deeppp.report.tables import config_page
 
     _, text = _read_config(args.config)
-    if args.copy_to is not None:
-        write_text_atomic(args.copy_to, text)
-    write_config_page(args.config, args.out, config_digest(text))
+    page = config_page(text, config_digest(text))
+    outputs = [args.out] if args.copy_to is None else [args.copy_to, args.out]
+    with atomic_outputs(outputs) as temps:
+        if args.copy_to is not None:
+            temps[0].write_text(text)
+        temps[-1].write_text(page)
 
 
 def main(argv: list[str] | None = None) -> int:

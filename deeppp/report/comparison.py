@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +26,15 @@ from typing import Any
 import yaml
 
 from deeppp import DeepppError
-from deeppp.atomic import write_json_atomic, write_text_atomic
+from deeppp.atomic import atomic_outputs
 from deeppp.report import html as h
 from deeppp.report.captions import rst_safe
-from deeppp.report.results import ModelQuality, common_efficiencies, read_model_quality
+from deeppp.report.results import (
+    ModelQuality,
+    all_efficiencies,
+    json_text,
+    read_model_quality,
+)
 
 #: Readable names of the condition keys, in the order the page lists them.
 CONDITION_LABELS: dict[str, str] = {
@@ -109,43 +115,114 @@ def _percent_forms(fraction: float) -> set[str]:
     return {f"{p}%", f"{p} %", f"{p}\\%", f"{p} per cent", f"{p}~\\%"}
 
 
+#: Keys of one publication in the reference file (schema in its header).
+REFERENCE_KEYS = frozenset(
+    {
+        "id",
+        "short",
+        "tagger",
+        "citation",
+        "url",
+        "conditions",
+        "quotes",
+        "points",
+        "other_figures",
+        "not_found",
+        "differences",
+        "maintainer",
+    }
+)
+POINT_KEYS = frozenset(
+    {"signal_efficiency", "background_rejection", "background", "where", "quote"}
+)
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DeepppError(f"{what} must be a mapping")
+    return value
+
+
+def _mappings(value: Any, what: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise DeepppError(f"{what} must be a list of mappings")
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def load_references(path: str | Path) -> ReferenceBook:
     """Read and check the published figures: known keys, every quote present, every number in
     its sentence. Raises :class:`DeepppError` naming the file and the entry."""
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text())
-        entries = document["references"]
-        deeppp = {str(k): str(v) for k, v in (document.get("deeppp") or {}).items()}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as err:
-        raise DeepppError(f"{path}: cannot read the published reference figures ({err})") from err
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        reason = " ".join(str(err).split())
+        raise DeepppError(
+            f"{path}: cannot read the published reference figures ({reason})"
+        ) from err
+    document = _mapping(document, f"{path}: the file")
+    entries = _mappings(document.get("references"), f"{path}: 'references'")
+    deeppp = {
+        str(k): str(v) for k, v in _mapping(document.get("deeppp"), f"{path}: 'deeppp'").items()
+    }
     references = []
     seen: set[str] = set()
     for entry in entries:
         where = f"{path}: reference {entry.get('id', '?')!r}"
+        unknown_keys = set(entry) - REFERENCE_KEYS
+        if unknown_keys:
+            raise DeepppError(f"{where}: unknown key(s) {sorted(unknown_keys)}")
         for key in ("id", "short", "citation"):
             if not entry.get(key):
                 raise DeepppError(f"{where} lacks '{key}'")
         if entry["id"] in seen:
             raise DeepppError(f"{where} appears twice")
         seen.add(entry["id"])
-        conditions = {str(k): str(v) for k, v in (entry.get("conditions") or {}).items()}
+        conditions = {
+            str(k): str(v)
+            for k, v in _mapping(entry.get("conditions"), f"{where}: 'conditions'").items()
+        }
         unknown = set(conditions) - set(CONDITION_LABELS) - set(deeppp)
         if unknown:
             raise DeepppError(f"{where}: unknown condition key(s) {sorted(unknown)}")
-        quotes = {str(k): str(v) for k, v in (entry.get("quotes") or {}).items()}
+        quotes = {
+            str(k): str(v) for k, v in _mapping(entry.get("quotes"), f"{where}: 'quotes'").items()
+        }
         points = []
-        for value in entry.get("points") or []:
+        for value in _mappings(entry.get("points"), f"{where}: 'points'"):
+            if set(value) - POINT_KEYS:
+                raise DeepppError(
+                    f"{where}: unknown point key(s) {sorted(set(value) - POINT_KEYS)}"
+                )
             quote_key = value.get("quote")
             if quote_key not in quotes:
                 raise DeepppError(f"{where}: a figure without its quoted source ({quote_key!r})")
+            numbers = (value.get("signal_efficiency"), value.get("background_rejection"))
+            if not all(_finite(x) for x in numbers):
+                raise DeepppError(
+                    f"{where}: signal_efficiency and background_rejection must be finite numbers, "
+                    f"got {numbers}"
+                )
             point = PublishedPoint(
-                signal_efficiency=float(value["signal_efficiency"]),
-                background_rejection=float(value["background_rejection"]),
+                signal_efficiency=float(numbers[0]),  # type: ignore[arg-type]
+                background_rejection=float(numbers[1]),  # type: ignore[arg-type]
                 background=str(value.get("background", "")),
                 where=str(value.get("where", "")),
                 quote=str(quote_key),
             )
+            if not 0 < point.signal_efficiency < 1 or point.background_rejection < 1:
+                raise DeepppError(
+                    f"{where}: need 0 < signal_efficiency < 1 and background_rejection >= 1, got "
+                    f"{numbers}"
+                )
             sentence = quotes[point.quote].replace(",", "")
             if not any(form in sentence for form in _number_forms(point.background_rejection)):
                 raise DeepppError(
@@ -157,23 +234,28 @@ def load_references(path: str | Path) -> ReferenceBook:
                 )
             points.append(point)
         others = []
-        for other in entry.get("other_figures") or []:
+        for other in _mappings(entry.get("other_figures"), f"{where}: 'other_figures'"):
             quote_key = other.get("quote")
             if quote_key is not None and quote_key not in quotes:
                 raise DeepppError(f"{where}: a figure without its quoted source ({quote_key!r})")
+            if not other.get("statement"):
+                raise DeepppError(f"{where}: an other figure lacks its 'statement'")
             others.append(
                 OtherFigure(str(other["statement"]), str(other.get("where", "")), quote_key)
             )
         used = {p.quote for p in points} | {o.quote for o in others if o.quote}
         if set(quotes) - used:
             raise DeepppError(f"{where}: quote(s) {sorted(set(quotes) - used)} support no figure")
+        differences = entry.get("differences") or []
+        if not isinstance(differences, list):
+            raise DeepppError(f"{where}: 'differences' must be a list")
         references.append(
             Reference(
                 id=str(entry["id"]),
                 short=str(entry["short"]),
                 tagger=" ".join(str(entry.get("tagger", "")).split()),
                 citation=" ".join(str(entry["citation"]).split()),
-                url=entry.get("url"),
+                url=None if entry.get("url") is None else str(entry["url"]),
                 conditions=conditions,
                 quotes=quotes,
                 points=points,
@@ -181,7 +263,7 @@ def load_references(path: str | Path) -> ReferenceBook:
                 not_found=" ".join(str(entry["not_found"]).split())
                 if entry.get("not_found")
                 else None,
-                differences=[str(d) for d in entry.get("differences") or []],
+                differences=[str(d) for d in differences],
             )
         )
     return ReferenceBook(deeppp, references)
@@ -209,7 +291,7 @@ def _rejection_text(m: ModelQuality, percent: int) -> str:
 
 def table_rows(models: Sequence[ModelQuality], book: ReferenceBook) -> list[dict[str, str]]:
     """One row per deeppp model and per published working point, with human column names."""
-    efficiencies = common_efficiencies(models)
+    efficiencies = all_efficiencies(models)
     rows = []
     for m in models:
         row = {
@@ -249,21 +331,21 @@ def _short_conditions(reference: Reference) -> str:
 def table_columns(rows: Sequence[Mapping[str, str]]) -> list[str]:
     rejection = sorted(
         {k for row in rows for k in row if k.startswith("1/eps_B")},
-        key=lambda k: int(re.findall(r"\d+", k)[0]),
+        key=lambda k: int(re.findall(r"= (\d+) %", k)[0]),
     )
     return ["Source", "Background", "AUC", *rejection, "Conditions"]
 
 
-def write_tables(rows: Sequence[Mapping[str, str]], csv_path: Path, markdown_path: Path) -> None:
+def table_texts(rows: Sequence[Mapping[str, str]]) -> tuple[str, str]:
+    """(CSV, Markdown) of the comparison table."""
     columns = table_columns(rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    write_text_atomic(csv_path, buffer.getvalue())
     header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     body = "".join("| " + " | ".join(row.get(c, "") for c in columns) + " |\n" for row in rows)
-    write_text_atomic(markdown_path, header + body)
+    return buffer.getvalue(), header + body
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,7 +384,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
         gridspec_kw={"wspace": 0.08},
     )
     ours = axes[0][0]
-    efficiencies = common_efficiencies(models)
+    efficiencies = all_efficiencies(models)
     others = sorted({m.family for m in models} - set(MODEL_COLOURS))
     budget_rank: dict[str, int] = {}
     all_values: list[float] = []
@@ -316,8 +398,8 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
         marker = "*" if m.family == "unpruned" else BUDGET_MARKERS[rank % len(BUDGET_MARKERS)]
         xs, ys, errors = [], [], []
         for percent in efficiencies:
-            r = m.rejection[percent]
-            if r.is_finite:
+            r = m.rejection.get(percent)
+            if r is not None and r.is_finite:
                 xs.append(percent / 100)
                 ys.append(float(r.value))  # type: ignore[arg-type]
                 errors.append(r.uncertainty or 0.0)
@@ -374,13 +456,19 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     if all_values:
         low, high = min(all_values), max(all_values)
         axes[0][0].set_ylim(max(1.0, low / 3), high * 10)
+    shown = [p / 100 for p in efficiencies] + [
+        point.signal_efficiency for points in groups.values() for _, point in points
+    ]
+    low = min([0.4, *(e - 0.05 for e in shown)])
+    high = max([0.8, *(e + 0.05 for e in shown)])
+    # ticks strictly inside the range: neighbouring panels' end labels would run together
+    ticks = [t / 10 for t in range(1, 10) if low < t / 10 < high]
     for ax in axes[0]:
-        # ticks inside the range only: neighbouring panels' end labels would run together
-        ax.set_xlim(0.4, 0.8)
-        ax.set_xticks([0.5, 0.6, 0.7])
+        ax.set_xlim(low, high)
+        ax.set_xticks(ticks)
     from deeppp.plotting import save
 
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.11, right=0.98, bottom=0.14, top=0.95, wspace=0.08)
     save(fig, out_png)
 
 
@@ -398,8 +486,8 @@ def _conditions_list(conditions: Mapping[str, str]) -> str:
     return h.definition_list(items)
 
 
-def write_page(models: Sequence[ModelQuality], book: ReferenceBook, out_html: Path) -> None:
-    efficiencies = common_efficiencies(models)
+def page_html(models: Sequence[ModelQuality], book: ReferenceBook) -> str:
+    efficiencies = all_efficiencies(models)
     unpruned = next((m for m in models if m.family == "unpruned"), models[0] if models else None)
     body = [
         "<h1>deeppp beside published boosted H → b b̄ taggers</h1>",
@@ -515,7 +603,7 @@ def write_page(models: Sequence[ModelQuality], book: ReferenceBook, out_html: Pa
                 + "".join(f"<li>{h.escape(d)}</li>" for d in reference.differences)
                 + "</ul>"
             )
-    write_text_atomic(out_html, h.page("deeppp beside published taggers", body))
+    return h.page("deeppp beside published taggers", body)
 
 
 def caption_facts(models: Sequence[ModelQuality], book: ReferenceBook) -> dict[str, Any]:
@@ -523,7 +611,7 @@ def caption_facts(models: Sequence[ModelQuality], book: ReferenceBook) -> dict[s
     unpruned = next((m for m in models if m.family == "unpruned"), None)
     facts: dict[str, Any] = {
         "n_models": len(models),
-        "efficiencies": common_efficiencies(models),
+        "efficiencies": all_efficiencies(models),
         "n_published_points": sum(len(r.points) for r in book.references),
         "n_plotted_points": sum(len(v) for v in _plotted_points(book).values()),
         "publications_without_points": [r.short for r in book.references if not r.points],
@@ -533,7 +621,7 @@ def caption_facts(models: Sequence[ModelQuality], book: ReferenceBook) -> dict[s
             unpruned.auc.value, unpruned.auc.uncertainty, 4
         )
         facts["unpruned_rejection"] = {
-            str(p): _rejection_text(unpruned, p) for p in common_efficiencies(models)
+            str(p): _rejection_text(unpruned, p) for p in all_efficiencies(models)
         }
     facts["published"] = [
         {
@@ -552,15 +640,21 @@ def caption_facts(models: Sequence[ModelQuality], book: ReferenceBook) -> dict[s
 def build_comparison(
     metrics_paths: Sequence[str | Path], reference_path: str | Path, out_dir: str | Path
 ) -> list[dict[str, str]]:
-    """Write comparison.{html,png,csv,md,json} into ``out_dir``; return the table rows."""
+    """Write comparison.{html,png,csv,md,json} into ``out_dir`` (all five or none, so the page
+    never mixes with an older figure); return the table rows."""
     out = Path(out_dir)
     models = [read_model_quality(p) for p in metrics_paths]
     book = load_references(reference_path)
     rows = table_rows(models, book)
-    write_tables(rows, out / "comparison.csv", out / "comparison.md")
-    plot_comparison(models, book, out / "comparison.png")
-    write_page(models, book, out / "comparison.html")
-    write_json_atomic(out / "comparison.json", {"caption": rst_safe(caption_facts(models, book))})
+    csv_text, markdown = table_texts(rows)
+    names = ("comparison.png", "comparison.csv", "comparison.md", "comparison.html")
+    with atomic_outputs([out / name for name in (*names, "comparison.json")]) as temps:
+        png, csv_path, md_path, page, facts = temps
+        plot_comparison(models, book, png)
+        csv_path.write_text(csv_text)
+        md_path.write_text(markdown)
+        page.write_text(page_html(models, book))
+        facts.write_text(json_text({"caption": rst_safe(caption_facts(models, book))}))
     return rows
 
 
@@ -569,7 +663,7 @@ __all__ = [
     "ReferenceBook",
     "build_comparison",
     "load_references",
+    "page_html",
     "plot_comparison",
     "table_rows",
-    "write_page",
 ]

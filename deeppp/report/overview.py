@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from deeppp.atomic import write_json_atomic, write_text_atomic
+from deeppp.atomic import atomic_outputs
 from deeppp.contracts import PROCESSES, SPLITS, parse_model_name
 from deeppp.report import html as h
 from deeppp.report.captions import rst_safe
@@ -31,6 +31,7 @@ from deeppp.report.results import (
     SampleSizes,
     TestScores,
     common_efficiencies,
+    json_text,
 )
 
 REFERENCE_MODEL = "unpruned"
@@ -573,9 +574,12 @@ def _strip_tags(text: str) -> str:
 
 
 def write_overview(ov: Overview, out_dir: str | Path) -> None:
+    """overview.html and overview.json, both or neither."""
     out = Path(out_dir)
-    write_text_atomic(out / "overview.html", render(ov))
-    write_json_atomic(out / "overview.json", facts(ov))
+    page, document = render(ov), json_text(facts(ov))
+    with atomic_outputs([out / "overview.html", out / "overview.json"]) as (html_tmp, json_tmp):
+        html_tmp.write_text(page)
+        json_tmp.write_text(document)
 
 
 def build_overview(

@@ -36,7 +36,7 @@ from deeppp.contracts import parse_model_name as _parse_model_name
 if TYPE_CHECKING:
     import numpy as np
 
-_REJECTION_KEY = re.compile(r"^rejection_(\d+)$")
+_REJECTION_KEY = re.compile(r"^rejection_(\d{1,3})$")
 
 
 @dataclass(frozen=True)
@@ -138,26 +138,40 @@ class BTagging:
     rows: list[dict[str, Any]]
 
 
-def _load_json(path: Path, what: str) -> dict[str, Any]:
+def _load_json(path: Path, what: str, article: str = "a") -> dict[str, Any]:
+    """A JSON object from ``path``; every failure is one line naming the file."""
     try:
-        document = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError as err:
         raise DeepppError(f"{path}: {what} does not exist") from err
-    except (OSError, json.JSONDecodeError) as err:
-        raise DeepppError(f"{path}: cannot read {what} ({err})") from err
+    except UnicodeDecodeError as err:
+        raise DeepppError(f"{path}: not {article} {what} (not UTF-8 text)") from err
+    except OSError as err:
+        raise DeepppError(f"{path}: cannot read ({err.strerror or err})") from err
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DeepppError(f"{path}: not {article} {what} (invalid JSON: {err.msg})") from err
     if not isinstance(document, dict):
-        raise DeepppError(f"{path}: not a {what} (expected a JSON object)")
+        raise DeepppError(f"{path}: not {article} {what} (expected a JSON object)")
     return document
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None (null); booleans, text and NaN/inf are refused (ValueError)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not finite (null stands for 'none')")
+    return float(value)
 
 
 def _measurement(entry: Any) -> Measurement:
     if isinstance(entry, Mapping):
-        value, uncertainty = entry.get("value"), entry.get("uncertainty")
-        return Measurement(
-            None if value is None else float(value),
-            None if uncertainty is None else float(uncertainty),
-        )
-    return Measurement(None if entry is None else float(entry))
+        return Measurement(_number(entry.get("value")), _number(entry.get("uncertainty")))
+    return Measurement(_number(entry))
 
 
 def model_family(name: str) -> str:
@@ -171,7 +185,7 @@ def model_family(name: str) -> str:
 def read_model_quality(path: str | Path) -> ModelQuality:
     """``models/{model}/metrics.json``; efficiencies are whatever ``rejection_<eff>`` keys exist."""
     path = Path(path)
-    metrics = _load_json(path, "ml metrics file")
+    metrics = _load_json(path, "ml metrics file", "an")
     try:
         test = metrics["test"]
         rejection = {
@@ -179,6 +193,8 @@ def read_model_quality(path: str | Path) -> ModelQuality:
             for key, entry in test.items()
             if (match := _REJECTION_KEY.match(key))
         }
+        if not rejection:
+            raise KeyError("no rejection_<eps_S> figures in 'test'")
         training = metrics.get("training") or {}
         return ModelQuality(
             name=str(metrics["model"]),
@@ -326,11 +342,24 @@ def read_btagging(path: str | Path | None) -> BTagging | None:
     return BTagging(str(path), [dict(r) for r in rows])
 
 
+def json_text(payload: Any) -> str:
+    """JSON as every deeppp file writes it: sorted keys, no NaN/inf, a trailing newline."""
+    try:
+        return json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError as err:
+        raise DeepppError(f"cannot write JSON: {err} (NaN or infinity in the data)") from err
+
+
 def config_digest(config_text: str) -> str:
     """sha256 of the configuration as the workflow used it (first 16 hex digits)."""
     import hashlib
 
     return hashlib.sha256(config_text.encode()).hexdigest()[:16]
+
+
+def all_efficiencies(models: Sequence[ModelQuality]) -> list[int]:
+    """Signal efficiencies (percent) at which any of the models states a rejection."""
+    return sorted({percent for m in models for percent in m.rejection})
 
 
 def common_efficiencies(models: Sequence[ModelQuality]) -> list[int]:

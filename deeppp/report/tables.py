@@ -351,13 +351,12 @@ def config_yaml_text(config: Mapping[str, Any]) -> str:
     )
 
 
-def write_config_page(config_yaml: str | Path, out_html: str | Path, digest: str) -> None:
+def config_page(text: str, digest: str) -> str:
     """The configuration as syntax-highlighted YAML (pygments ships with Snakemake)."""
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import YamlLexer
 
-    text = Path(config_yaml).read_text()
     formatter = HtmlFormatter(style="friendly", cssclass="source")
     body = [
         "<h1>Configuration of this run</h1>",
@@ -367,4 +366,8 @@ def write_config_page(config_yaml: str | Path, out_html: str | Path, digest: str
         highlight(text, YamlLexer(), formatter),
     ]
     css = formatter.get_style_defs(".source") + ".source pre{font-size:12.5px;line-height:1.35}"
-    write_text_atomic(out_html, h.page("deeppp configuration", body, extra_css=css))
+    return h.page("deeppp configuration", body, extra_css=css)
+
+
+def write_config_page(config_yaml: str | Path, out_html: str | Path, digest: str) -> None:
+    write_text_atomic(out_html, config_page(Path(config_yaml).read_text(), digest))
