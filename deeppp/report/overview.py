@@ -305,8 +305,9 @@ def _tools(ov: Overview) -> str:
 def _fmt_diff(diff: PairedDifference) -> str:
     """``+0.0021 ± 0.0054`` (a difference, signed) or ``×0.92 ± 0.04`` (a ratio)."""
     if diff.kind == "difference":
-        sign = "+" if diff.value is not None and diff.value > 0 else ""
-        return sign + h.value_with_uncertainty(diff.value, diff.std, 4)
+        text = h.value_with_uncertainty(diff.value, diff.std, 4)
+        positive = diff.value is not None and diff.value > 0 and text.split(" ")[0].strip("0.")
+        return ("+" if positive else "") + text
     return "×" + h.value_with_uncertainty(diff.value, diff.std, 2)
 
 
@@ -314,6 +315,95 @@ def _join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _budget_short(group: BudgetGroup) -> str:
+    """``30 % hidden``, ``20 % mult.`` or ``5 inputs`` for a budget group."""
+    kind = "in" if group.key.startswith("in") else group.key[:1]
+    value = group.key[len(kind) :]
+    return {"h": f"{value} % hidden", "m": f"{value} % mult.", "in": f"{value} inputs"}.get(
+        kind, group.key
+    )
+
+
+def _quality_sentences(ov: Overview) -> list[str]:
+    """Which paired changes against the unpruned tagger are significant, grouped by method,
+    the range of the others, and the best method of each budget."""
+    where: dict[str, str] = {
+        name: _budget_short(g) for g in ov.groups if g.key != "reference" for name in g.models
+    }
+    auc_changes = {
+        name: d
+        for name in where
+        if (d := ov.paired.get((name, REFERENCE_MODEL, "auc"))) is not None and d.value is not None
+    }
+    sentences = []
+    for direction, better in (("lower", False), ("higher", True)):
+        by_method: dict[str, list[str]] = {}
+        for name, d in auc_changes.items():
+            if d.significant and (d.value > 0) == better:  # type: ignore[operator]
+                label = ov.models[name].family_label
+                by_method.setdefault(label, []).append(f"{where[name]}: {_fmt_diff(d)}")
+        if by_method:
+            listed = "; ".join(f"{m} ({', '.join(v)})" for m, v in by_method.items())
+            sentences.append(f"Significantly {direction} AUC than the unpruned tagger: {listed}.")
+    within = [d for d in auc_changes.values() if not d.significant]
+    if within:
+        low = min(d.value for d in within if d.value is not None)
+        high = max(d.value for d in within if d.value is not None)
+        others = "The other" if len(within) < len(auc_changes) else "All"
+        sentences.append(
+            f"{others} {len(within)} pruned model{'s' if len(within) != 1 else ''} "
+            f"{'are' if len(within) != 1 else 'is'} consistent with it in AUC (ΔAUC from "
+            f"{_signed(low)} to {_signed(high)})."
+        )
+    rejections = []
+    for name in where:
+        changes = [
+            f"{_fmt_diff(d)} at {p} %"
+            for p in headline_efficiencies(ov.efficiencies)
+            if (d := ov.paired.get((name, REFERENCE_MODEL, f"rejection_{p}"))) is not None
+            and d.significant
+        ]
+        if changes:
+            rejections.append(
+                f"{ov.models[name].family_label} at {where[name]} ({', '.join(changes)})"
+            )
+    if rejections:
+        sentences.append(
+            "Significant changes of 1/ε<sub>B</sub> (at ε<sub>S</sub>): "
+            + "; ".join(rejections)
+            + "."
+        )
+    elif auc_changes:
+        sentences.append("No change of 1/ε<sub>B</sub> is significant.")
+    best = []
+    for group in ov.groups:
+        ranked = _ranked_by_auc(group.models, ov.models)
+        if group.key == "reference" or len(ranked) < 2:
+            continue
+        lead = ov.paired.get((ranked[0], ranked[1], "auc"))
+        text = f"{_budget_short(group)}: {ov.models[ranked[0]].family_label}"
+        if lead is not None and lead.value is not None:
+            verdict = "significant" if lead.significant else "within the noise"
+            text += f" ({_fmt_diff(lead)} over {ov.models[ranked[1]].family_label}, {verdict})"
+        best.append(text)
+    if best:
+        sentences.append("Best AUC per budget: " + "; ".join(best) + ".")
+    n_tests = sum(1 for key in ov.paired if key[1] == REFERENCE_MODEL)
+    sentences.append(
+        f"“Significant” means that the {ov.level:.0%} paired bootstrap interval over test "
+        f"{ov.bootstrap_over}s excludes no change; of the {n_tests} comparisons with the "
+        f"unpruned tagger about {n_tests * (1 - ov.level):.1f} would be flagged by chance alone."
+    )
+    return sentences
+
+
+def _signed(value: float | None) -> str:
+    if value is None:
+        return "—"
+    text = h.value_with_uncertainty(value, None, 4)
+    return "+" + text if value > 0 and text.strip("0.") else text
 
 
 def conclusion(ov: Overview) -> list[str]:
@@ -335,61 +425,13 @@ def conclusion(ov: Overview) -> list[str]:
             f"AUC {h.value_with_uncertainty(reference.auc.value, reference.auc.uncertainty, 4)}"
             f"{first}."
         )
-    significant_any = False
-    for group in ov.groups:
-        if group.key == "reference":
-            continue
-        worse: list[str] = []
-        within: list[str] = []
-        better: list[str] = []
-        for name in group.models:
-            diff = ov.paired.get((name, REFERENCE_MODEL, "auc"))
-            if diff is None or diff.value is None:
-                continue
-            text = f"{ov.models[name].family_label} (ΔAUC {_fmt_diff(diff)})"
-            if diff.significant:
-                significant_any = True
-                (better if diff.value > 0 else worse).append(text)
-            else:
-                within.append(text)
-        parts = []
-        if worse:
-            verb = "is" if len(worse) == 1 else "are"
-            parts.append(f"{_join(worse)} {verb} significantly below the unpruned tagger")
-        if better:
-            verb = "is" if len(better) == 1 else "are"
-            parts.append(f"{_join(better)} {verb} significantly above it")
-        if within:
-            verb = "is" if len(within) == 1 else "are"
-            parts.append(f"{_join(within)} {verb} consistent with it")
-        title = group.title.removeprefix("Budget: ")
-        if parts:
-            sentences.append(f"At {title}, " + "; ".join(parts) + ".")
-        ranked = _ranked_by_auc(group.models, ov.models)
-        if len(ranked) > 1:
-            best, runner = ranked[0], ranked[1]
-            lead = ov.paired.get((best, runner, "auc"))
-            text = f"The best AUC at this budget is {ov.models[best].family_label}'s"
-            if lead is not None and lead.value is not None:
-                verdict = "a significant lead" if lead.significant else "within the noise"
-                text += (
-                    f", ahead of {ov.models[runner].family_label} by {_fmt_diff(lead)} ({verdict})"
-                )
-            sentences.append(text + ".")
-    test_jets = ov.samples.jets.get("test")
     if ov.paired and ov.paired_jets is not None and test_jets and ov.paired_jets < test_jets:
         sentences.append(
             f"The paired comparisons use the {h.integer(ov.paired_jets)} of {h.integer(test_jets)} "
             "test jets that the firmware stage scored (firmware.max_test_jets)."
         )
     if ov.paired:
-        n_tests = sum(1 for key in ov.paired if key[2] == "auc")
-        sentences.append(
-            f"“Significant” means that the {ov.level:.0%} paired bootstrap interval over test "
-            f"{ov.bootstrap_over}s excludes no change; of {n_tests} AUC comparisons about "
-            f"{n_tests * (1 - ov.level):.1f} would be flagged by chance alone."
-            + ("" if significant_any else " None is significant in this run.")
-        )
+        sentences += _quality_sentences(ov)
     else:
         sentences.append(
             "No paired comparison could be made (the per-jet scores of the unpruned tagger are "
