@@ -388,7 +388,9 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     others = sorted({m.family for m in models} - set(MODEL_COLOURS))
     budget_rank: dict[str, int] = {}
     all_values: list[float] = []
-    for m in models:
+    for index, m in enumerate(models):
+        # models share the working points: shift each a little so their error bars stay apart
+        dodge = (index - (len(models) - 1) / 2) * 0.008
         rank = budget_rank.get(m.family, 0)
         budget_rank[m.family] = rank + 1
         colour = (
@@ -400,7 +402,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
         for percent in efficiencies:
             r = m.rejection.get(percent)
             if r is not None and r.is_finite:
-                xs.append(percent / 100)
+                xs.append(percent / 100 + dodge)
                 ys.append(float(r.value))  # type: ignore[arg-type]
                 errors.append(r.uncertainty or 0.0)
         all_values += ys
@@ -422,7 +424,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     ours.legend(fontsize=8.5, loc="upper right", frameon=False)
     experiment_label(ours, rlabel="", fontsize=12)
     ours.text(
-        0.03,
+        0.05,
         0.86,
         "√s = 14 TeV, no pile-up\nQCD multijet",
         transform=ours.transAxes,
