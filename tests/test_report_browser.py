@@ -75,9 +75,21 @@ def _install_chromium() -> str:
     return found
 
 
+#: Check an existing report instead of the tiny workflow's (e.g. the default config's, for its
+#: load time): ``DEEPPP_REPORT_HTML=report.html pytest tests/test_report_browser.py``.
+REPORT_ENV = "DEEPPP_REPORT_HTML"
+
+
 @pytest.fixture(scope="module")
-def report_html(tiny_workflow) -> Path:
-    """The tiny workflow's report, built with the repository's workflow profile (stylesheet)."""
+def report_html(request: pytest.FixtureRequest) -> Path:
+    """The tiny workflow's report, built with the repository's workflow profile (stylesheet),
+    or the report named by ``DEEPPP_REPORT_HTML``."""
+    if os.environ.get(REPORT_ENV):
+        path = Path(os.environ[REPORT_ENV]).resolve()
+        if not path.is_file():
+            pytest.fail(f"{REPORT_ENV}={path}: no such report")
+        return path
+    tiny_workflow = request.getfixturevalue("tiny_workflow")
     path = tiny_workflow.workdir / "report_browser.html"
     run_snakemake(tiny_workflow.workdir, tiny_workflow.configfile, "--report", str(path))
     return path
