@@ -631,6 +631,12 @@ def test_report_sorts_in_workflow_order():
         for name in files:
             if name.endswith(".png"):
                 assert layout.entry_name(name, "ml").startswith(f"{number}."), name
+    from deeppp.contracts import RECONSTRUCTION_PLOTS
+
+    for name in RECONSTRUCTION_PLOTS:
+        group = layout.reconstruction_subcategory(name)
+        assert group is not None, f"{name}: no subcategory"
+        assert layout.entry_name(name).startswith(group.split(".")[0] + "."), name
     # an output nobody named yet still gets a readable name, after the numbered ones
     assert layout.entry_name("pileup_jets.png", "reconstruction") == "Pileup jets"
     assert sorted(["Pileup jets", layout.entry_name("trimmed_mass.png")])[0].startswith("1 ")

@@ -36,6 +36,23 @@ ML_STUDIES: dict[str, str] = {
     "summary": "7. All models",
 }
 
+#: Reconstruction subcategories by output stem (plots not listed go to Snakemake's "Other").
+RECONSTRUCTION_GROUPS: dict[str, str] = {
+    **dict.fromkeys(
+        ("trimmed_mass", "n_vr_track_jets", "trackjet_sd0_flavour", "trackjet_sv_mass_flavour"),
+        "1. Jets and b-tagging inputs",
+    ),
+    **dict.fromkeys(
+        ("features_fatjet_kinematics", "features_fatjet_substructure"),
+        "2. Features: large-R jet",
+    ),
+    **{
+        f"features_trackjet{rank}_{group}": f"{rank + 2}. Features: {which} VR track jet"
+        for rank, which in ((1, "leading"), (2, "second"), (3, "third"))
+        for group in ("kinematics", "impact_parameters", "secondary_vertex")
+    },
+}
+
 #: The single label key of every entry (one column in the report's result lists).
 RESULT_LABEL = "result"
 
@@ -44,15 +61,25 @@ RESULT_LABEL = "result"
 ENTRY_NAMES: dict[str, str] = {
     # 1. Overview
     "overview": "1 Headline numbers and conclusion",
-    # 2. Reconstruction
-    "trimmed_mass": "1 Trimmed large-R jet mass",
-    "n_vr_track_jets": "2 Number of VR track jets",
-    "trackjet_sd0_flavour": "3 Track d0 significance by jet flavour",
-    "trackjet_sv_mass_flavour": "4 Secondary-vertex mass by jet flavour",
-    "features_fatjet": "5 Features 1-9: large-R jet",
-    "features_trackjet1": "6 Features: leading VR track jet",
-    "features_trackjet2": "7 Features: second VR track jet",
-    "features_trackjet3": "8 Features: third VR track jet",
+    # 2. Reconstruction, per subcategory (RECONSTRUCTION_GROUPS)
+    "trimmed_mass": "1.1 Trimmed large-R jet mass",
+    "n_vr_track_jets": "1.2 Number of VR track jets",
+    "trackjet_sd0_flavour": "1.3 Track d0 significance by jet flavour",
+    "trackjet_sv_mass_flavour": "1.4 Secondary-vertex mass by jet flavour",
+    "features_fatjet_kinematics": "2.1 Kinematics",
+    "features_fatjet_substructure": "2.2 Substructure",
+    **{
+        f"features_trackjet{rank}_{group}": f"{rank + 2}.{index} {title}"
+        for rank in (1, 2, 3)
+        for index, (group, title) in enumerate(
+            (
+                ("kinematics", "Kinematics"),
+                ("impact_parameters", "Impact parameters"),
+                ("secondary_vertex", "Secondary vertex"),
+            ),
+            start=1,
+        )
+    },
     # 3. ML, per study
     "baseline_roc": "1.1 ROC curve",
     "baseline_loss": "1.2 Loss per epoch",
@@ -112,6 +139,11 @@ def ml_subcategory(study: str) -> str:
     """Subcategory title of an ml study; a study added later sorts after the numbered ones."""
     words = study.replace("_", " ")
     return ML_STUDIES.get(study, words[:1].upper() + words[1:])
+
+
+def reconstruction_subcategory(file_name: str) -> str | None:
+    """Subcategory of a reconstruction plot (None: Snakemake's "Other")."""
+    return RECONSTRUCTION_GROUPS.get(PurePath(file_name).stem)
 
 
 def report_args(
