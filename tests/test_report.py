@@ -639,7 +639,7 @@ def test_report_sorts_in_workflow_order():
         assert layout.entry_name(name).startswith(group.split(".")[0] + "."), name
     # an output nobody named yet still gets a readable name, after the numbered ones
     assert layout.entry_name("pileup_jets.png", "reconstruction") == "Pileup jets"
-    assert sorted(["Pileup jets", layout.entry_name("trimmed_mass.png")])[0].startswith("1 ")
+    assert sorted(["Pileup jets", layout.entry_name("trimmed_mass.png")])[0].startswith("1.1 ")
     args = layout.report_args("summary.csv", "firmware")
     assert args["labels"][layout.RESULT_LABEL].endswith("(CSV)")
 
