@@ -289,6 +289,18 @@ def test_overview_page_and_facts(tmp_path):
     json.dumps(document)  # serialisable
 
 
+def test_overview_says_when_no_background_passes_the_cut():
+    ov = _overview()
+    unpruned = ov.models["unpruned"]
+    rejection = {**unpruned.rejection, 50: Measurement(None, None)}
+    models = {
+        **ov.models,
+        "unpruned": unpruned.__class__(**{**unpruned.__dict__, "rejection": rejection}),
+    }
+    text = conclusion(ov.__class__(**{**ov.__dict__, "models": models}))[0]
+    assert text.endswith("; no background test jet passes its ε<sub>S</sub> = 50 % cut.")
+
+
 def test_overview_without_scores_calls_nothing_significant():
     ov = _overview(scores_for=("autopruner_h30",))
     assert ov.paired == {}

@@ -413,12 +413,15 @@ def conclusion(ov: Overview) -> list[str]:
     s = ov.samples
     test_jets = s.jets.get("test")
     if test_jets and reference is not None:
-        first = (
-            f" and 1/ε<sub>B</sub> = {_rejection_cell(reference, ov.efficiencies[0])} at "
-            f"ε<sub>S</sub> = {ov.efficiencies[0]} %"
-            if ov.efficiencies
-            else ""
-        )
+        first = ""
+        if ov.efficiencies:
+            eff = ov.efficiencies[0]
+            r = reference.rejection.get(eff)
+            first = (
+                f" and 1/ε<sub>B</sub> = {_rejection_cell(reference, eff)} at ε<sub>S</sub> = {eff} %"
+                if r is not None and r.is_finite
+                else f"; no background test jet passes its ε<sub>S</sub> = {eff} % cut"
+            )
         sentences.append(
             f"On {h.integer(test_jets)} test jets ({h.integer(s.signal_jets.get('test'))} signal, "
             f"{h.integer(s.background_jets.get('test'))} background) the unpruned tagger reaches "
