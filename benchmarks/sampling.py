@@ -29,7 +29,15 @@ from pathlib import Path
 import numpy as np
 import uproot
 
-from deeppp.contracts import EVENTS_TREE, JETS_TREE, PROCESS_LABEL, SPLITS, dataset_file_name
+from deeppp.contracts import (
+    DATASET_DIR,
+    EVENTS_DIR,
+    EVENTS_TREE,
+    JETS_TREE,
+    PROCESS_LABEL,
+    SPLITS,
+    dataset_file_name,
+)
 
 
 def _run_choice(events_file: Path) -> tuple[float, float]:
@@ -47,14 +55,14 @@ def _run_choice(events_file: Path) -> tuple[float, float]:
 def _process_sample(results: Path, process: str) -> dict[str, np.ndarray]:
     """pTHat of every generated event, and pTHat + final weight + generator weight per jet."""
     pthat_of_chunk, weight_of_chunk = {}, {}
-    for path in sorted((results / "events" / process).glob("*.root")):
+    for path in sorted((results / EVENTS_DIR / process).glob("*.root")):
         events = uproot.open(path)[EVENTS_TREE].arrays(["pthat", "weight"], library="np")
         pthat_of_chunk[int(path.stem)] = events["pthat"].astype(np.float64)
         weight_of_chunk[int(path.stem)] = events["weight"].astype(np.float64)
     columns = ["label", "weight", "chunk", "event_number"]
     parts = []
     for split in SPLITS:
-        jets = uproot.open(results / "dataset" / dataset_file_name(split))[JETS_TREE]
+        jets = uproot.open(results / DATASET_DIR / dataset_file_name(split))[JETS_TREE]
         table = jets.arrays(columns, library="np")
         keep = table["label"] == PROCESS_LABEL[process]
         keep &= np.isin(table["chunk"], list(pthat_of_chunk))
@@ -95,7 +103,7 @@ def main() -> None:
     parser.add_argument("--powers", type=float, nargs="+", default=[0, 2, 3, 4])
     args = parser.parse_args()
     for process in PROCESS_LABEL:
-        files = sorted((args.results / "events" / process).glob("*.root"))
+        files = sorted((args.results / EVENTS_DIR / process).glob("*.root"))
         if not files:
             raise SystemExit(f"{args.results}/events/{process}: no events files")
         m0, power0 = _run_choice(files[0])

@@ -40,6 +40,12 @@ TRACK_JETS_TREE = "track_jets"
 LABEL_BRANCH = "label"
 WEIGHT_BRANCH = "weight"
 
+#: Directories under ``results_dir`` that other stages read from (the rule files build the
+#: rest of the paths from them).
+EVENTS_DIR = "events"
+FEATURES_DIR = "features"
+DATASET_DIR = "dataset"
+
 #: Dataset splits written by ``reconstruction merge`` and read by ml and firmware, in order.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 Split = Literal["train", "val", "test"]
