@@ -44,6 +44,12 @@ WEIGHT_BRANCH = "weight"
 CHUNK_BRANCH = "chunk"
 EVENT_NUMBER_BRANCH = "event_number"
 
+#: Directories under ``results_dir`` that other stages read from (the rule files build the
+#: rest of the paths from them).
+EVENTS_DIR = "events"
+FEATURES_DIR = "features"
+DATASET_DIR = "dataset"
+
 #: Dataset splits written by ``reconstruction merge`` and read by ml and firmware, in order.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 Split = Literal["train", "val", "test"]

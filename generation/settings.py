@@ -77,6 +77,17 @@ def chunk_seed(global_seed: int, process: str, chunk: int) -> int:
     return int.from_bytes(digest[:8], "little") % _MAX_PYTHIA_SEED + 1
 
 
+def pthat_min_gev(process: str, generation_config: dict[str, Any]) -> float:
+    """PhaseSpace:pTHatMin of ``process``: its own ``pthat_min_gev`` if set, else the global one.
+
+    Per process because the selected jets of each process start at a different pTHat: the
+    Higgs-matched signal jet needs a harder recoil than the two leading QCD jets
+    (benchmarks/sampling.py measures both, and what each choice costs in statistics).
+    """
+    spec = generation_config.get("processes", {}).get(process, {})
+    return float(spec.get("pthat_min_gev", generation_config["pthat_min_gev"]))
+
+
 def pythia_settings(process: str, seed: int, generation_config: dict[str, Any]) -> list[str]:
     """The complete list of Pythia setting strings for ``process``, in the order they are read.
 
@@ -88,7 +99,17 @@ def pythia_settings(process: str, seed: int, generation_config: dict[str, Any]) 
         raise DeepppError(f"seed {seed} outside Pythia's range 1..{_MAX_PYTHIA_SEED}")
     settings = [f"Beams:eCM = {float(generation_config['sqrt_s_gev'])!r}"]
     if process in PHYSICS_PROCESSES:  # soft QCD has no hard-process pT cut
-        settings.append(f"PhaseSpace:pTHatMin = {float(generation_config['pthat_min_gev'])!r}")
+        pthat_min = pthat_min_gev(process, generation_config)
+        settings.append(f"PhaseSpace:pTHatMin = {pthat_min!r}")
+        power = float(generation_config.get("pthat_bias_power", 0.0))
+        if power > 0:
+            # Over-sample high pTHat; every event carries the weight (pTHat / pTHatMin)^-power
+            # (generation.events reads it), so weighted distributions stay physical.
+            settings += [
+                "PhaseSpace:bias2Selection = on",
+                f"PhaseSpace:bias2SelectionPow = {power!r}",
+                f"PhaseSpace:bias2SelectionRef = {pthat_min!r}",
+            ]
     settings += PROCESS_SETTINGS[process]
     tau0_max_mm = generation_config.get("limit_tau0_mm")
     if tau0_max_mm is not None:

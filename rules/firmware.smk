@@ -6,6 +6,7 @@
 
 FIRMWARE_DIR = f"{RESULTS}/firmware"
 from deeppp.contracts import FIRMWARE_PLOTS, dataset_file_name
+from deeppp.report.layout import report_args
 
 
 def firmware_models():
@@ -45,10 +46,12 @@ rule firmware_summary:
         reports=[f"{FIRMWARE_DIR}/{m}/report.json" for m in firmware_models()],
         scores=[f"{FIRMWARE_DIR}/{m}/scores.root" for m in firmware_models()],
     output:
-        csv=report(f"{FIRMWARE_DIR}/summary.csv", caption="../report/firmware/summary.rst", category="Firmware"),
+        csv=report(f"{FIRMWARE_DIR}/summary.csv", caption="../report/firmware/summary.rst",
+                   **report_args("summary.csv", "firmware")),
         md=f"{FIRMWARE_DIR}/summary.md",
         plots=[
-            report(f"{FIRMWARE_DIR}/{p}.png", caption=f"../report/firmware/{p}.rst", category="Firmware")
+            report(f"{FIRMWARE_DIR}/{p}.png", caption=f"../report/firmware/{p}.rst",
+                   **report_args(f"{p}.png", "firmware"))
             for p in FIRMWARE_PLOTS
         ],
     log:

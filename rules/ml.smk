@@ -9,6 +9,7 @@ from ml.settings import model_names as _ml_model_names
 from ml.settings import model_spec as _ml_model_spec
 from deeppp.contracts import ML_MODEL_FILES, ML_STUDY_OUTPUTS, SPLITS, dataset_file_name
 from ml.settings import study_models as _ml_study_models
+from deeppp.report.layout import ml_subcategory, report_args
 
 try:
     # Budgets that contradict the layout (e.g. fewer nodes than hidden layers) stop the workflow
@@ -79,7 +80,9 @@ def _ml_study_output(filename, study):
     path = f"{ML_STUDY_DIR}/{filename}"
     if filename.endswith((".png", ".csv")):
         stem = filename.rsplit(".", 1)[0]
-        return report(path, caption=f"../report/ml/{stem}.rst", category="ML", subcategory=study)
+        return report(
+            path, caption=f"../report/ml/{stem}.rst", **report_args(filename, "ml", ml_subcategory(study))
+        )
     return path
 
 

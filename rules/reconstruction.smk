@@ -10,6 +10,7 @@ from deeppp.contracts import (
     chunk_file_name,
     dataset_file_name,
 )
+from deeppp.report.layout import reconstruction_subcategory, report_args
 
 RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/reconstruction"
 
@@ -122,7 +123,7 @@ rule reconstruction_plots:
             report(
                 f"{RECONSTRUCTION_PLOT_DIR}/{name}",
                 caption=_reconstruction_caption(name.removesuffix(".png")),
-                category="Reconstruction",
+                **report_args(name, "reconstruction", reconstruction_subcategory(name)),
             )
             for name in RECONSTRUCTION_PLOTS
         ],

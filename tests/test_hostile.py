@@ -101,7 +101,7 @@ def reconstruction(*argv: object) -> Command:
 
 
 def report(*argv: object) -> Command:
-    from deeppp.report import PROG, main
+    from deeppp.report.cli import PROG, main
 
     return Command(main, PROG, [str(a) for a in argv])
 
@@ -676,10 +676,15 @@ CASES: list[Case] = [
     Case(
         "references-text-number",
         references(
-            b"references:\n- {id: x, citation: y, values: [{signal_efficiency: 0.5, "
-            b"background_rejection: high, quote: q}]}\n"
+            b"references:\n- {id: x, short: x, citation: y, quotes: {q: '50% and high'}, "
+            b"points: [{signal_efficiency: 0.5, background_rejection: high, quote: q}]}\n"
         ),
         "must be finite numbers",
+    ),
+    Case(
+        "references-old-schema",
+        references(b"references:\n- {id: x, short: x, citation: y, values: []}\n"),
+        "unknown key(s) ['values']",
     ),
     Case(
         "references-binary", references(b"\xff\xfe"), "cannot read the published reference figures"
@@ -773,7 +778,7 @@ def test_the_alias_bomb_fails_fast(tmp_path: Path) -> None:
 
 
 def test_report_takes_other_working_points_and_infinite_rejections(tmp_path: Path) -> None:
-    from deeppp.report import build_comparison
+    from deeppp.report.comparison import build_comparison
 
     path = tmp_path / "metrics.json"
     path.write_text(
@@ -782,10 +787,10 @@ def test_report_takes_other_working_points_and_infinite_rejections(tmp_path: Pat
         '"rejection_80": {"value": 12.5, "uncertainty": 1.5}}}'
     )
     rows = build_comparison([path], REPO / "report" / "atlas_reference.yaml", tmp_path / "out")
-    assert rows[0]["rejection_50"] == "> test-sample size (no background passes)"
-    assert rows[0]["rejection_80"] == "12.5 ± 1.5"
+    assert rows[0]["1/eps_B at eps_S = 50 %"].startswith("beyond the test sample")
+    assert rows[0]["1/eps_B at eps_S = 80 %"] == "12.5 ± 1.5"
     header = (tmp_path / "out" / "comparison.csv").read_text().splitlines()[0]
-    assert header.split(",")[3:5] == ["rejection_50", "rejection_80"]
+    assert header.split(",")[3:5] == ["1/eps_B at eps_S = 50 %", "1/eps_B at eps_S = 80 %"]
 
 
 def test_the_largest_chunk_count_fits_the_file_names() -> None:

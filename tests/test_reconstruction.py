@@ -299,7 +299,9 @@ def test_pileup_is_subtracted_and_kept_out_of_the_track_jets(
 # features file contract
 
 
-def test_exactly_39_finite_features_with_defaults(jets_table, features_files):
+def test_exactly_39_finite_features_with_defaults(
+    jets_table, features_files, signal_events_file, background_events_file
+):
     assert len(FEATURE_NAMES) == 39 and len(set(FEATURE_NAMES)) == 39
     keys = uproot.open(features_files["signal"])["jets"].keys()
     assert keys[:39] == list(FEATURE_NAMES)
@@ -334,9 +336,17 @@ def test_exactly_39_finite_features_with_defaults(jets_table, features_files):
         assert np.mean(sd0_1 == -50.0) < 0.05
     # A track jet with fewer than k b-tagging tracks gets the sd0_k default.
     assert np.any(jets_table["trackjet1_sd0_3"][n_vr >= 1] == -50.0)
-    assert np.all(jets_table["weight"] == 1.0), "per-chunk files are unweighted; merge flattens"
-    labels = uproot.open(features_files["signal"])["jets"]["label"].array(library="np")
-    assert np.all(labels == 1)
+    # Per-chunk files carry the generator weight of the jet's event; the merge flattens.
+    for process, events_file in (
+        ("signal", signal_events_file),
+        ("background", background_events_file),
+    ):
+        jets = uproot.open(features_files[process])["jets"].arrays(
+            ["label", "weight", "event_number"], library="np"
+        )
+        event_weight = uproot.open(events_file)["events"]["weight"].array(library="np")
+        np.testing.assert_array_equal(jets["weight"], event_weight[jets["event_number"]])
+        assert np.all(jets["label"] == (process == "signal"))
 
 
 def test_features_doc_matches_code():
@@ -397,11 +407,13 @@ def test_merge_splits_deterministically_and_flattens_the_background(
     # Weighted background pT spectrum equals the signal's (normalised, in the weighting bins).
     everything = {k: np.concatenate([t[k] for t in tables.values()]) for k in tables["train"]}
     signal = everything["label"] == 1
-    assert np.all(everything["weight"][signal] == 1.0)
+    # Signal jets keep their generator weight (scaled to mean 1), background jets get it times
+    # the flattening factor of their (pT, |eta|) bin.
+    assert everything["weight"][signal].mean() == pytest.approx(1.0, rel=1e-5)
     assert everything["weight"][~signal].mean() == pytest.approx(1.0, rel=1e-5)
     edges = np.array([*reco_config["reconstruction"]["weights"]["pt_bin_edges_gev"][:6], 2000.0])
     pt = np.clip(everything["jet_pt"], edges[0], edges[-1] - 1)
-    h_sig, _ = np.histogram(pt[signal], bins=edges)
+    h_sig, _ = np.histogram(pt[signal], bins=edges, weights=everything["weight"][signal])
     h_bkg_raw, _ = np.histogram(pt[~signal], bins=edges)
     h_bkg, _ = np.histogram(pt[~signal], bins=edges, weights=everything["weight"][~signal])
     sig_shape, bkg_shape, raw_shape = (

@@ -41,7 +41,16 @@ def test_every_stage_produced_its_artefacts(tiny_workflow):
         # model with the same layout as its AutoPruner source.
         built = (results / "firmware" / model / "report.json").is_file()
         assert built == (not model.startswith("retrained")), model
-    for name in ("comparison.png", "comparison.html", "comparison.csv", "config.yaml"):
+    for name in (
+        "overview.html",
+        "comparison.png",
+        "comparison.html",
+        "comparison.csv",
+        "config.yaml",
+        "config.html",
+        "ml_summary.html",
+        "firmware_summary.html",
+    ):
         assert (results / "report" / name).is_file()
     # no temporary (hidden) files left behind anywhere
     assert not [p for p in results.rglob(".*") if p.is_file()]
@@ -96,14 +105,21 @@ def test_summary_tables_are_filled(tiny_workflow):
     )
     comparison = (results / "report" / "comparison.md").read_text()
     assert "deeppp: unpruned" in comparison
-    assert "atlas-gn2x-2023" in comparison
+    assert "ATLAS GN2X (2023)" in comparison
 
 
 def test_html_report(tiny_workflow):
     run_snakemake(tiny_workflow.workdir, tiny_workflow.configfile, "--report", "report.html")
     html = (tiny_workflow.workdir / "report.html").read_text(errors="replace")
     assert len(html) > 100_000, "the report embeds the plots"
-    for category in ("Reconstruction", "ML", "Comparison with ATLAS", "Configuration"):
+    for category in (
+        "1. Overview",
+        "2. Reconstruction",
+        "3. ML",
+        "4. Firmware",
+        "5. Comparison with ATLAS",
+        "6. Configuration",
+    ):
         assert category in html, category
 
 
