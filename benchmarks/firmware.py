@@ -50,11 +50,12 @@ QUICK_ML = {
     "progress": False,
     "hidden_budgets_percent": [30],
     "input_budgets": [5],
+    "without_gauge_decay": [],
     "bootstrap_samples": 10,
-    "autopruner": {
-        "warmup_epochs": 2,
+    "schedule": {
+        "warmup_steps": 60,
         "pruning_steps": 3,
-        "epochs_per_step": 1,
+        "steps_per_pruning_step": 150,
         "finetune_epochs": 3,
     },
 }

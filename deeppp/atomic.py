@@ -270,8 +270,8 @@ def write_text_atomic(final_path: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text)
 
 
-def write_json_atomic(final_path: str | os.PathLike[str], payload: Any) -> None:
-    """Write JSON with sorted keys and a trailing newline, so equal content gives equal bytes.
+def json_text(payload: Any, where: str = "JSON") -> str:
+    """JSON with sorted keys and a trailing newline, so equal content gives equal bytes.
 
     Non-finite floats are refused: JSON has no NaN or Infinity (Python's ``json`` would write
     invalid JSON), and a writer must say what an infinite value means (e.g. ``null`` plus a
@@ -280,10 +280,13 @@ def write_json_atomic(final_path: str | os.PathLike[str], payload: Any) -> None:
     try:
         text = json.dumps(payload, indent=2, sort_keys=True, default=_jsonable, allow_nan=False)
     except ValueError as err:
-        raise DeepppError(
-            f"cannot write {final_path}: {err} (NaN or infinity in the data)"
-        ) from err
-    write_text_atomic(final_path, text + "\n")
+        raise DeepppError(f"cannot write {where}: {err} (NaN or infinity in the data)") from err
+    return text + "\n"
+
+
+def write_json_atomic(final_path: str | os.PathLike[str], payload: Any) -> None:
+    """Write :func:`json_text` of ``payload`` atomically."""
+    write_text_atomic(final_path, json_text(payload, str(final_path)))
 
 
 def _jsonable(value: Any) -> Any:

@@ -39,6 +39,10 @@ TRACK_JETS_TREE = "track_jets"
 #: Branches of the jets tree besides the features.
 LABEL_BRANCH = "label"
 WEIGHT_BRANCH = "weight"
+#: Branches that identify a jet's event: (label, chunk, event number) is unique per event, so
+#: the ml bootstrap resamples whole events (a background event gives up to two jets).
+CHUNK_BRANCH = "chunk"
+EVENT_NUMBER_BRANCH = "event_number"
 
 #: Directories under ``results_dir`` that other stages read from (the rule files build the
 #: rest of the paths from them).
@@ -102,38 +106,66 @@ def hidden_nodes_for_percent(percent: int, hidden_layout: Sequence[int]) -> int:
 # Model names (ml -> firmware -> report)
 # --------------------------------------------------------------------------------------------
 
-ModelFamily = Literal["unpruned", "autopruner", "retrained", "ptr", "autopruner_in"]
+#: The pruning methods the ml stage compares, name -> label (tables, legends, the report). The
+#: names are the registry keys of ``ml.methods`` (a test checks both agree): adding a method is
+#: one module there, one entry in its registry and one line here.
+PRUNING_METHODS: dict[str, str] = {
+    "autopruner": "AutoPruner",
+    "random": "random selection (control)",
+    "oneshot": "one-shot magnitude + fine-tune",
+    "gradual": "gradual magnitude (Zhu & Gupta)",
+    "ptr": "prune/train/repeat",
+    "l0": "L0 hard-concrete gates",
+}
+#: The method every other one is compared with (paired differences in the ml studies).
+REFERENCE_METHOD = "autopruner"
+#: The unpruned tagger: the quality reference of every comparison.
+UNPRUNED = "unpruned"
+#: AutoPruner's layout (and input list) trained from scratch: a study, not a pruning method.
+RETRAINED = "retrained"
+
+ModelFamily = str  # "unpruned", "retrained" or a key of PRUNING_METHODS
 
 #: Human-readable name of each model family (tables, legends, the report).
 MODEL_FAMILY_LABELS: dict[str, str] = {
-    "unpruned": "unpruned",
-    "autopruner": "AutoPruner (hidden)",
-    "retrained": "AutoPruner layout, retrained",
-    "ptr": "prune/train/repeat",
-    "autopruner_in": "AutoPruner (inputs)",
+    UNPRUNED: "unpruned",
+    **PRUNING_METHODS,
+    RETRAINED: "AutoPruner layout, retrained",
+}
+
+BudgetUnit = Literal["hidden", "inputs", "multiplications"]
+#: Budget token in a model name -> what it counts: ``h30`` = 30 % of the hidden nodes, ``in5`` =
+#: 5 input features, ``m20`` = 20 % of the multiplications of the unpruned network.
+BUDGET_TOKENS: dict[str, BudgetUnit] = {"h": "hidden", "in": "inputs", "m": "multiplications"}
+BUDGET_UNIT_LABELS: dict[str, str] = {
+    "hidden": "% of hidden nodes",
+    "inputs": "input features",
+    "multiplications": "% of multiplications",
 }
 
 _MODEL_NAME = re.compile(
     r"^(?:(?P<unpruned>unpruned)"
-    r"|(?P<kind>autopruner|retrained|ptr)_h(?P<percent>\d+)"
-    r"|autopruner_in(?P<inputs>\d+)(?P<alt>_alt)?)"
+    r"|(?P<family>[a-z][a-z0-9]*)_(?P<token>h|in|m)(?P<value>\d+)(?P<alt>_alt)?(?P<nogauge>_nogauge)?)"
     r"(?:_seed(?P<replica>\d+))?$"
 )
 MODEL_NAME_GRAMMAR = (
-    "unpruned, autopruner_h<P>, retrained_h<P>, ptr_h<P>, autopruner_in<K>[_alt], "
-    "optionally with _seed<i>"
+    "unpruned[_seed<i>] or <method>_<budget>[_alt][_nogauge][_seed<i>] with <method> one of "
+    + ", ".join([*PRUNING_METHODS, RETRAINED])
+    + " and <budget> h<P> (% of hidden nodes), in<K> (input features) or m<P> (% of "
+    "multiplications); _alt only with in<K>"
 )
 
 
 @dataclass(frozen=True)
 class ModelName:
-    """What a model name says: family, budget (hidden % or kept inputs), layout and replica."""
+    """What a model name says: family (method), budget, layout, regulariser and seed replica."""
 
     name: str
     family: ModelFamily
-    hidden_percent: int | None = None
-    input_keep: int | None = None
+    budget_unit: BudgetUnit | None = None
+    budget_value: int | None = None
     alternative_layout: bool = False
+    gauge_decay: bool = True
     replica: int = 0
 
     @property
@@ -142,12 +174,59 @@ class ModelName:
         return self.name.split("_seed")[0]
 
     @property
+    def setting(self) -> str:
+        """Budget and variant without the method and the seed (``h30``, ``in5_alt``): models
+        of different methods with the same setting are compared pairwise."""
+        return self.base_name.removeprefix(f"{self.family}_") if self.budget_unit else ""
+
+    @property
     def family_label(self) -> str:
         return MODEL_FAMILY_LABELS[self.family]
 
+    @property
+    def hidden_percent(self) -> int | None:
+        return self.budget_value if self.budget_unit == "hidden" else None
+
+    @property
+    def input_keep(self) -> int | None:
+        return self.budget_value if self.budget_unit == "inputs" else None
+
+    @property
+    def multiplication_percent(self) -> int | None:
+        return self.budget_value if self.budget_unit == "multiplications" else None
+
+
+def budget_token(unit: BudgetUnit, value: int) -> str:
+    """``h30``, ``in5`` or ``m20``."""
+    tokens = {u: t for t, u in BUDGET_TOKENS.items()}
+    return f"{tokens[unit]}{value}"
+
+
+def model_name(
+    family: str,
+    unit: BudgetUnit | None = None,
+    value: int | None = None,
+    *,
+    alternative_layout: bool = False,
+    gauge_decay: bool = True,
+    replica: int = 0,
+) -> str:
+    """The name :func:`parse_model_name` reads back (one place that composes names)."""
+    if family == UNPRUNED:
+        name = UNPRUNED
+    else:
+        if unit is None or value is None:
+            raise ValueError(f"model family {family!r} needs a budget")
+        name = f"{family}_{budget_token(unit, value)}"
+        name += "_alt" if alternative_layout else ""
+        name += "" if gauge_decay else "_nogauge"
+    name += f"_seed{replica}" if replica else ""
+    parse_model_name(name)  # refuses what the grammar does not allow
+    return name
+
 
 def parse_model_name(name: str) -> ModelName:
-    """Parse ``unpruned``, ``autopruner_h30``, ``autopruner_in10_alt_seed1`` ...
+    """Parse ``unpruned``, ``autopruner_h30``, ``l0_in10_alt_seed1``, ``ptr_m20_nogauge`` ...
 
     Raises ``ValueError`` naming the grammar for anything else.
     """
@@ -156,17 +235,24 @@ def parse_model_name(name: str) -> ModelName:
         raise ValueError(f"unknown model name {name!r} (expected {MODEL_NAME_GRAMMAR})")
     replica = int(match["replica"]) if match["replica"] is not None else 0
     if match["unpruned"]:
-        return ModelName(name, "unpruned", replica=replica)
-    if match["inputs"] is not None:
-        return ModelName(
-            name,
-            "autopruner_in",
-            input_keep=int(match["inputs"]),
-            alternative_layout=bool(match["alt"]),
-            replica=replica,
+        return ModelName(name, UNPRUNED, replica=replica)
+    family = match["family"]
+    if family not in PRUNING_METHODS and family != RETRAINED:
+        raise ValueError(
+            f"unknown model name {name!r}: {family!r} is not a method ({MODEL_NAME_GRAMMAR})"
         )
-    family: ModelFamily = match["kind"]  # type: ignore[assignment]  # the regex guarantees it
-    return ModelName(name, family, hidden_percent=int(match["percent"]), replica=replica)
+    unit = BUDGET_TOKENS[match["token"]]
+    if match["alt"] and unit != "inputs":
+        raise ValueError(f"unknown model name {name!r}: _alt only with an input budget (in<K>)")
+    return ModelName(
+        name,
+        family,
+        budget_unit=unit,
+        budget_value=int(match["value"]),
+        alternative_layout=bool(match["alt"]),
+        gauge_decay=not match["nogauge"],
+        replica=replica,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,9 +285,17 @@ RECONSTRUCTION_DATA_CAPTIONS: tuple[str, ...] = (
 #: Files of one trained model (results/models/{model}/).
 ML_MODEL_FILES: tuple[str, ...] = ("model.pt", "metrics.json", "history.json")
 
-#: Files each ml study writes into the study directory (results/ml/); JSON first.
+#: Files each ml study writes into the study directory (results/ml/), JSON first (the figures
+#: are drawn from it; the set is swapped in all at once).
 ML_STUDY_OUTPUTS: dict[str, tuple[str, ...]] = {
     "baseline": ("baseline.json", "baseline_roc.png", "baseline_loss.png"),
+    "methods": (
+        "methods.json",
+        "methods_quality.png",
+        "methods_cost.png",
+        "methods_multiplications.png",
+    ),
+    "regularisation": ("regularisation.json", "regularisation.png"),
     "inputs": ("inputs.json", "inputs_performance.png", "inputs_ranking.png"),
     "hidden": (
         "hidden.json",
@@ -211,12 +305,12 @@ ML_STUDY_OUTPUTS: dict[str, tuple[str, ...]] = {
         "hidden_roc.png",
     ),
     "retrain": ("retrain.json", "retrain_auc.png", "retrain_roc.png"),
-    "ptr": ("ptr.json", "ptr_comparison.png", "ptr_roc.png"),
     "stability": (
         "stability.json",
         "stability_auc.png",
         "stability_allocation.png",
         "stability_features.png",
+        "stability_layouts.png",
     ),
     "summary": ("summary.csv", "summary.md", "roc_all.png"),
 }

@@ -7,8 +7,10 @@ The ATLAS *style* (fonts, ticks) is what the users of this benchmark read every 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -18,10 +20,61 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import mplhep
 import numpy as np
+from matplotlib.ticker import ScalarFormatter
 
 from deeppp.atomic import atomic_path
+from deeppp.contracts import MODEL_FAMILY_LABELS, parse_model_name
 
 EXPERIMENT = "deeppp"
+#: Resolution of every saved PNG; with :data:`MAX_HEIGHT_INCHES` a figure stays within ~650 px
+#: in height, so the report pane (1280 x 720) never clips its top.
+DPI = 110
+MAX_HEIGHT_INCHES = 5.9
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one model family is drawn everywhere (ml studies, firmware, report)."""
+
+    colour: str
+    marker: str
+    linestyle: str | tuple[int, tuple[int, ...]]
+
+
+#: One colour, marker and line style per model family (keys: ``deeppp.contracts``
+#: ``MODEL_FAMILY_LABELS``), chosen to stay distinguishable with all of them in one plot
+#: (colour-blind-safe Okabe-Ito colours; markers and dashes differ too, for greyscale print).
+FAMILY_STYLES: dict[str, Style] = {
+    "unpruned": Style("#000000", "*", "-"),
+    "autopruner": Style("#D55E00", "o", "-"),
+    "random": Style("#999999", "X", ":"),
+    "oneshot": Style("#0072B2", "s", "--"),
+    "gradual": Style("#009E73", "^", "-."),
+    "ptr": Style("#E69F00", "v", (0, (6, 2))),
+    "l0": Style("#CC79A7", "D", (0, (3, 1, 1, 1))),
+    "retrained": Style("#56B4E9", "P", (0, (1, 1))),
+}
+_FALLBACK = ("#332288", "#117733", "#882255", "#44AA99", "#AA4499")
+
+
+def family_style(family: str) -> Style:
+    """The style of a model family (a method name, ``unpruned`` or ``retrained``)."""
+    if family in FAMILY_STYLES:
+        return FAMILY_STYLES[family]
+    index = sum(map(ord, family)) % len(_FALLBACK)
+    return Style(_FALLBACK[index], "h", "-")
+
+
+def model_style(name: str) -> Style:
+    """The style of a model by name (its family's); unknown names get a fallback."""
+    try:
+        return family_style(parse_model_name(name).family)
+    except ValueError:
+        return family_style(name)
+
+
+def family_label(family: str) -> str:
+    return MODEL_FAMILY_LABELS.get(family, family)
 
 
 def use_style() -> None:
@@ -44,18 +97,47 @@ def style() -> None:
     use_style()
 
 
+def plain_numbers(ax: Any) -> None:
+    """No offset or multiplier text ("1e-2", "+9.5e-1") on linear axes: it collides with the
+    label in the top-left corner and hides the scale; tick labels carry the full values."""
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "linear" and isinstance(axis.get_major_formatter(), ScalarFormatter):
+            formatter = ScalarFormatter(useOffset=False)
+            formatter.set_scientific(False)
+            axis.set_major_formatter(formatter)
+
+
 def label(ax: Any, extra: str | None = None) -> None:
     """The project's "deeppp Simulation" label plus an optional note below it."""
+    plain_numbers(ax)
     experiment_label(ax, rlabel="", fontsize=13)
     if extra:
         ax.text(0.03, 0.90, extra, transform=ax.transAxes, fontsize=10, va="top")
 
 
-def save(fig: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``fig`` as PNG atomically, without the software stamp (same plot, same bytes)."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
+def figure_bytes(fig: Any, max_height_inches: float | None = None) -> bytes:
+    """PNG bytes of ``fig`` (then closed), without the software stamp (same plot, same bytes).
+
+    ``max_height_inches``: refuse taller figures (e.g. :data:`MAX_HEIGHT_INCHES`, beyond which
+    the report clips them)."""
+    height = fig.get_size_inches()[1]
+    if max_height_inches is not None and height > max_height_inches + 1e-9:
+        plt.close(fig)
+        raise ValueError(
+            f"figure is {height:.2f} in tall ({height * DPI:.0f} px); at most "
+            f"{max_height_inches} in ({max_height_inches * DPI:.0f} px): split it"
+        )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=DPI, format="png", metadata={"Software": None})
     plt.close(fig)
+    return buffer.getvalue()
+
+
+def save(fig: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``fig`` as PNG atomically (:func:`figure_bytes`)."""
+    data = figure_bytes(fig)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def rejection_curve(eps_s: np.ndarray, eps_b: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``python -m ml``: train the tagger, AutoPruner and baseline models, and run the studies.
+"""``python -m ml``: train the tagger and the pruned models, run the studies.
 
 Every subcommand validates ``--config`` (``deeppp.config.load_config``) and calls one library
 function: :func:`ml.jobs.train_model` for models, :func:`ml.studies.run_study` for studies.
@@ -7,46 +7,26 @@ function: :func:`ml.jobs.train_model` for models, :func:`ml.studies.run_study` f
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
-from deeppp.cli import run_cli
+from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config
+from deeppp.contracts import ML_STUDY_OUTPUTS, MODEL_NAME_GRAMMAR, PRUNING_METHODS
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"budget must be a positive number of gates, got {value}")
-    return value
-
-
-def _percent(text: str) -> int:
-    value = _positive_int(text)
-    if value > 100:
-        raise argparse.ArgumentTypeError(
-            f"hidden budget is a percentage of all hidden nodes (1..100), got {value}"
-        )
-    return value
-
-
-def _seed_suffix(replica: int) -> str:
-    return f"_seed{replica}" if replica else ""
+PROG = "python -m ml"
+logger = logging.getLogger("ml")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deeppp.contracts import ML_STUDY_OUTPUTS as STUDY_OUTPUTS
-
-    parser = argparse.ArgumentParser(
-        prog="python -m ml",
-        description="FCNN H->bb tagger with AutoPruner (pruning during training) and its studies.",
+    parser = OneLineArgumentParser(
+        prog=PROG,
+        description="FCNN H->bb tagger, pruning methods (AutoPruner and baselines), studies.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser, study: bool = False) -> None:
+    def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--config", required=True, help="deeppp YAML config (validated against the schema)"
         )
@@ -56,58 +36,40 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--models-dir", required=True, type=Path, help="directory of models/{model}/"
         )
-        if not study:
-            p.add_argument("--replica", type=int, default=0, help="seed replica (0 = main model)")
 
-    p = sub.add_parser("train", help="train a model by name (default: the unpruned tagger)")
+    p = sub.add_parser(
+        "train",
+        help="train one model by name",
+        description=f"Model names: {MODEL_NAME_GRAMMAR}. Methods: "
+        + "; ".join(f"{k} = {v}" for k, v in PRUNING_METHODS.items()),
+    )
     common(p)
     p.add_argument(
-        "--model", default="unpruned", help="model name, e.g. unpruned, autopruner_h30, ptr_h50"
+        "--model", default="unpruned", help="e.g. unpruned, autopruner_h30, l0_in5_seed1"
     )
-
-    p = sub.add_parser("prune", help="AutoPruner: prune inputs or hidden nodes during one training")
-    common(p)
-    group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument(
-        "--keep-inputs", type=_positive_int, metavar="K", help="keep exactly K input features"
-    )
-    group.add_argument(
-        "--keep-hidden-percent",
-        type=_percent,
-        metavar="P",
-        help="keep P %% of all hidden nodes (or multiplications)",
-    )
-    p.add_argument(
-        "--alt-layout", action="store_true", help="use ml.alt_hidden_layout (input selection only)"
-    )
-
-    p = sub.add_parser("retrain", help="retrain an AutoPruner model's reduced layout from scratch")
-    common(p)
-    p.add_argument("--keep-hidden-percent", type=_percent, required=True, metavar="P")
-
-    p = sub.add_parser("ptr", help="classic prune/train/repeat baseline (node L1 norm)")
-    common(p)
-    p.add_argument("--keep-hidden-percent", type=_percent, required=True, metavar="P")
 
     p = sub.add_parser("study", help="run one study (JSON + PNG)")
-    common(p, study=True)
-    p.add_argument("name", choices=[s for s in STUDY_OUTPUTS if s != "summary"])
+    common(p)
+    p.add_argument("name", choices=[s for s in ML_STUDY_OUTPUTS if s != "summary"])
     p.add_argument("--out", required=True, type=Path, help="study output directory")
 
     p = sub.add_parser("summarize", help="summary table (CSV + Markdown) and ROC of all models")
-    common(p, study=True)
+    common(p)
     p.add_argument("--out", required=True, type=Path, help="study output directory")
 
     p = sub.add_parser("models", help="print the model names the config produces")
     p.add_argument("--config", required=True)
     p.add_argument(
-        "--core-only", action="store_true", help="without seed replicas and alt-layout models"
+        "--core-only",
+        action="store_true",
+        help="seed-0 models of every method and budget only (what firmware builds)",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)
     if args.command == "models":
         from ml.settings import MLSettings, model_names
@@ -127,23 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from ml.jobs import train_model
 
-    suffix = _seed_suffix(args.replica)
-    if args.command == "train":
-        name = args.model + suffix
-    elif args.command == "prune":
-        if args.keep_inputs is not None:
-            name = f"autopruner_in{args.keep_inputs}{'_alt' if args.alt_layout else ''}{suffix}"
-        else:
-            name = f"autopruner_h{args.keep_hidden_percent}{suffix}"
-    else:
-        name = f"{'retrained' if args.command == 'retrain' else 'ptr'}_h{args.keep_hidden_percent}{suffix}"
-    metrics = train_model(config, name, args.dataset, args.models_dir)
-    auc = metrics["test"]["auc"]
-    print(
-        f"{name}: layout {metrics['layout']}, test AUC {auc['value']:.4f} +- {auc['uncertainty']:.4f}"
+    metrics = train_model(config, args.model, args.dataset, args.models_dir)
+    auc = metrics.test.auc
+    logger.info(
+        "%s: layout %s, %d jet passes, test AUC %.4f +- %.4f",
+        metrics.model,
+        list(metrics.layout),
+        metrics.training.jet_passes,
+        auc.value if auc.value is not None else float("nan"),
+        auc.uncertainty if auc.uncertainty is not None else float("nan"),
     )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(run_cli(main, prog=PROG))

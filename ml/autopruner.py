@@ -1,4 +1,5 @@
-"""AutoPruner: the pruner loss, its schedule, and the hard snap (reasoning: ``docs/autopruner.md``).
+"""AutoPruner: the pruner loss, its schedule in optimiser steps, and the hard snap
+(reasoning and measurements: ``docs/autopruner.md``).
 
 ``L_TOT = L_classifier + L_pruner(w)`` with, for every gate group (the inputs, or all hidden
 nodes together), ``L_pruner = strength * (B + beta * P)``:
@@ -6,57 +7,65 @@ nodes together), ``L_pruner = strength * (B + beta * P)``:
 * the **budget term** ``B = n * ((N_soft - k_t) / n)^2`` (nodes; ``N_soft = sum(s_i) / v``) or
   ``B = n * ((C_soft - C_t) / C_full)^2`` (multiplications, with soft per-layer node counts). It
   pushes every gate of the group down with the same force while the group is over budget; the
-  classifier gradient resists for the nodes it needs, so the nodes that give way are the ones the
-  tagger misses least. One ``B`` over all hidden layers lets the layers compete: that learns the
-  per-layer allocation. The target ``k_t`` steps from the group size down to ``k``.
+  classifier gradient resists for the nodes it needs, so the gates that give way are those of
+  the nodes the tagger misses least. One ``B`` over all hidden layers lets the layers compete:
+  that learns the per-layer allocation. The target ``k_t`` steps from the group size down to
+  ``k`` in ``pruning_steps`` steps of ``steps_per_pruning_step`` optimiser steps each.
 * the **polarisation term** ``P``: for the assignment ``A`` (the ``k`` largest logits, at least
   one per layer) a BCE pulling ``s_i`` to the pre-set value ``v``, and for the others a hinge in
   logit space, ``relu(w_i - w_closed)``, whose gradient does not vanish as the gate closes.
-  ``beta`` ramps from 0 to 1 over the first settle epoch, once ``B`` has ranked the gates.
+  ``beta`` ramps from 0 to 1 over ``settle_ramp_steps`` once the pruning steps are done: this is
+  the *commit*; the assignment at that moment is what the network keeps.
 * the hard **snap** (rejected gates set to exactly 0, kept gates frozen at their value) happens
-  only once the gates are separated (rejected < ``snap_threshold``, kept within
+  at a checkpoint once the gates are separated (rejected < ``snap_threshold``, kept within
   ``open_tolerance`` of ``v``) and the network output moves by less than ``snap_tolerance`` on
   the validation jets.
+
+The random-selection control uses the same machinery with a fixed, seeded assignment
+(:attr:`GateGroup.fixed`): the same loss, schedule and snap, only the choice is not learned.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 from deeppp import DeepppError
-from deeppp.contracts import multiplications
 from ml.gates import Gate, GatedTagger
-from ml.settings import BudgetUnit, PrunerSettings
+from ml.selection import group_cost, select_by_score, selection_margin
+from ml.settings import PrunerSettings, ScheduleSettings
+
+logger = logging.getLogger(__name__)
 
 Phase = Literal["warmup", "prune", "settle", "finetune"]
 
 
 class PrunerError(DeepppError):
-    """The gates did not separate within the allowed epochs; the message says by how much."""
+    """The gates did not separate within the allowed steps; the message says by how much."""
 
 
 @dataclass
 class GateGroup:
     """Gates that share one budget: the input layer, or all hidden layers together.
 
-    ``budget`` is a node count (``unit == 'nodes'``) or a multiplication count; for the latter,
-    ``neighbour_widths`` gives the fixed widths before the first and after the last gated layer
-    (the input count and the output width 1). Every layer of the group keeps at least one node,
-    otherwise the network would be cut in two.
+    ``budget`` is a node count (``cost_unit == 'nodes'``) or a multiplication count; for the
+    latter, ``neighbour_widths`` gives the fixed widths before the first and after the last
+    gated layer (the input count and the output width 1). ``fixed``: a preset assignment (the
+    random control) that replaces the learned ranking.
     """
 
     name: str
     gate: Gate
-    unit: BudgetUnit
+    cost_unit: str
     budget: int
     neighbour_widths: tuple[int, int] = (0, 1)
+    fixed: torch.Tensor | None = None
 
     @property
     def size(self) -> int:
@@ -68,71 +77,29 @@ class GateGroup:
 
     @property
     def full_budget(self) -> int:
-        if self.unit == "nodes":
-            return self.size
-        return int(multiplications(self._widths([float(n) for n in self.sizes])))
+        return int(self.cost_of([float(n) for n in self.sizes]))
 
-    def _widths(self, counts: Sequence[float | torch.Tensor]) -> list[float | torch.Tensor]:
-        return [self.neighbour_widths[0], *counts, self.neighbour_widths[1]]
-
-    def cost_of(self, counts: Sequence[float | torch.Tensor]) -> float | torch.Tensor:
+    def cost_of(self, counts: list[float] | list[torch.Tensor]) -> Any:
         """Budget usage (nodes or multiplications) for given per-layer node counts."""
-        if self.unit == "nodes":
-            return sum(counts)
-        return multiplications(self._widths(counts))
+        return group_cost(counts, self.cost_unit, self.neighbour_widths)
 
     def target_at_step(self, step: int, n_steps: int) -> float:
         """Budget target after pruning step ``step`` (0-based) of ``n_steps``: linear in budget."""
         full = self.full_budget
         return full - (full - self.budget) * (step + 1) / n_steps
 
-    def select(self, budget: float) -> torch.Tensor:
-        """Boolean mask of the gates that stay open for ``budget`` (all layers concatenated):
-        largest logits first, the best node of every layer always included.
-
-        Nodes: exactly ``max(round(budget), n_layers)`` gates. Multiplications: greedy in logit
-        order, adding a node whenever the total still fits, so the result is within budget and
-        no further node fits.
-        """
+    def scores(self) -> torch.Tensor:
+        """What the assignment ranks: the logits, with a fixed assignment always first."""
         logits = self.gate.logits.detach()
-        # The best node of each layer (first one on ties) gets an infinite bonus: a padded
-        # [layers, widest] view makes this one argmax instead of a loop with a sync per layer.
-        padded_index = self._padded_index(logits.device)
-        padded = torch.cat([logits, logits.new_full((1,), -math.inf)])[padded_index]
-        best = padded_index.gather(1, padded.argmax(dim=1, keepdim=True)).squeeze(1)
-        bonus = torch.zeros_like(logits).index_fill_(0, best, math.inf)
-        # Stable sort: ties are broken by position, so the choice is deterministic.
-        order = torch.sort(logits + bonus, descending=True, stable=True).indices
-        if self.unit == "nodes":
-            chosen = torch.zeros_like(logits, dtype=torch.bool)
-            chosen[order[: max(round(budget), len(self.sizes))]] = True
-            return chosen
-        chosen_cpu = torch.zeros(self.size, dtype=torch.bool)
-        layer_of = [i for i, n in enumerate(self.sizes) for _ in range(n)]
-        counts = [0] * len(self.sizes)
-        for index in order[: len(self.sizes)].tolist():  # one node per layer, unconditionally
-            chosen_cpu[index] = True
-            counts[layer_of[index]] += 1
-        for index in order[len(self.sizes) :].tolist():
-            trial = list(counts)
-            trial[layer_of[index]] += 1
-            if self.cost_of(trial) <= budget + 1e-9:
-                chosen_cpu[index] = True
-                counts = trial
-        return chosen_cpu.to(logits.device)
+        if self.fixed is None:
+            return logits
+        return logits + torch.where(self.fixed.to(logits.device), math.inf, 0.0)
 
-    def _padded_index(self, device: torch.device) -> torch.Tensor:
-        """``[layers, widest]`` flat node indices, padded with ``size`` (points at -inf)."""
-        cached = getattr(self, "_padded", None)
-        if cached is None or cached.device != device:
-            widest = max(self.sizes)
-            rows, offset = [], 0
-            for n in self.sizes:
-                rows.append(list(range(offset, offset + n)) + [self.size] * (widest - n))
-                offset += n
-            cached = torch.tensor(rows, device=device)
-            self._padded = cached
-        return cached
+    def select(self, budget: float) -> torch.Tensor:
+        """Boolean mask of the gates that stay open for ``budget`` (all layers concatenated)."""
+        return select_by_score(
+            self.scores(), self.sizes, self.cost_unit, budget, self.neighbour_widths
+        )
 
     def loss(
         self, target: float, beta: float, gate_target: float, closed_logit: float
@@ -140,8 +107,8 @@ class GateGroup:
         """``B + beta * P`` for the current gate values (see module docstring)."""
         logits = self.gate.logits
         values = torch.sigmoid(logits)
-        if self.unit == "nodes":
-            used: float | torch.Tensor = values.sum() / gate_target
+        if self.cost_unit == "nodes":
+            used: Any = values.sum() / gate_target
         else:
             used = self.cost_of(
                 [v.sum() / gate_target for v in torch.split(values, list(self.sizes))]
@@ -152,7 +119,7 @@ class GateGroup:
         keep = self.select(target).to(logits.dtype)
         # Kept: BCE towards the pre-set value (gradient s - v). Rejected: a hinge in logit space
         # (gradient 1 until w < closed_logit), because BCE towards 0 has gradient s, which
-        # vanishes as the gate closes and would leave rejected gates at ~1e-2 for many epochs.
+        # vanishes as the gate closes and would leave rejected gates at ~1e-2 for many steps.
         opened = F.binary_cross_entropy_with_logits(
             logits, torch.full_like(logits, gate_target), reduction="none"
         )
@@ -174,23 +141,26 @@ class GateGroup:
         values = torch.sigmoid(logits)
         slope = values * (1.0 - values)
         full = float(self.full_budget)
-        if self.unit == "nodes":
-            used = float(values.sum()) / gate_target
+        if self.cost_unit == "nodes":
+            used = values.sum() / gate_target
             coefficient = scale * 2.0 * self.size * (used - target) / full**2 / gate_target
             gradient = slope * coefficient
         else:
-            counts = [float(v.sum()) / gate_target for v in torch.split(values, list(self.sizes))]
-            used = float(self.cost_of(counts))
-            widths = self._widths(counts)
+            counts = [v.sum() / gate_target for v in torch.split(values, list(self.sizes))]
+            used = self.cost_of(counts)
+            widths: list[Any] = [self.neighbour_widths[0], *counts, self.neighbour_widths[1]]
             coefficient = scale * 2.0 * self.size * (used - target) / full**2 / gate_target
             # d(cost)/d(count of layer l) = width before + width after
-            per_layer = torch.tensor(
-                [float(widths[i] + widths[i + 2]) * coefficient for i in range(len(self.sizes))],
-                dtype=logits.dtype,
-                device=logits.device,
-            )
-            gradient = slope * torch.repeat_interleave(
-                per_layer, torch.tensor(self.sizes, device=logits.device)
+            per_layer = torch.stack(
+                [
+                    torch.as_tensor(widths[i] + widths[i + 2], dtype=logits.dtype)
+                    for i in range(len(self.sizes))
+                ]
+            ).to(logits.device)
+            gradient = (
+                slope
+                * torch.repeat_interleave(per_layer, torch.tensor(self.sizes, device=logits.device))
+                * coefficient
             )
         if beta > 0.0:
             keep = self.select(target)
@@ -199,7 +169,7 @@ class GateGroup:
             )
             gradient = gradient + polarisation * (scale * beta)
         if logits.grad is None:
-            logits.grad = gradient
+            logits.grad = gradient.clone()
         else:
             logits.grad.add_(gradient)
 
@@ -220,7 +190,7 @@ class GateGroup:
 class SnapReport:
     """What the hard snap did: gate separation before it and the output change it caused."""
 
-    epoch: int
+    step: int
     separation: dict[str, dict[str, float]]
     max_abs_logit_change: float
     kept_per_layer: dict[str, list[int]] = field(default_factory=dict)
@@ -231,7 +201,7 @@ def make_groups(
     *,
     input_keep: int | None,
     hidden_budget: int | None,
-    unit: BudgetUnit,
+    cost_unit: str,
 ) -> list[GateGroup]:
     """Gate groups of a tagger built with the matching gate layers."""
     groups: list[GateGroup] = []
@@ -240,73 +210,116 @@ def make_groups(
         groups.append(GateGroup("inputs", net.input_gate, "nodes", input_keep, (0, 1)))
     if hidden_budget is not None:
         assert net.hidden_gate is not None
-        groups.append(GateGroup("hidden", net.hidden_gate, unit, hidden_budget, (net.layout[0], 1)))
+        groups.append(
+            GateGroup("hidden", net.hidden_gate, cost_unit, hidden_budget, (net.layout[0], 1))
+        )
     return groups
 
 
-class PrunerSchedule:
-    """Phase, budget target and ``beta`` as a function of training progress (epoch + fraction)."""
+def schedule_warning(schedule: ScheduleSettings, pruner: PrunerSettings) -> str | None:
+    """A warning when a pruning step gets fewer optimiser steps than the gates need.
 
-    def __init__(self, settings: PrunerSettings, groups: list[GateGroup]) -> None:
-        self.settings = settings
+    The budget term moves a gate logit by about ``gate_learning_rate`` x (a force of order one)
+    per optimiser step; below ``min_gate_travel`` in units of that product the gates have not
+    separated by how much the classifier needs each node before the next step lowers the target
+    again, and the ranking is decided by the initial state (measured: docs/autopruner.md).
+    """
+    travel = pruner.gate_learning_rate * schedule.steps_per_pruning_step
+    if travel >= pruner.min_gate_travel:
+        return None
+    needed = math.ceil(pruner.min_gate_travel / pruner.gate_learning_rate)
+    return (
+        f"ml.schedule.steps_per_pruning_step = {schedule.steps_per_pruning_step} optimiser steps "
+        f"at gate learning rate {pruner.gate_learning_rate:g} is too few for the gates to rank "
+        f"the units (need about {needed}; ml.autopruner.min_gate_travel); expect a "
+        "selection close to the initial state"
+    )
+
+
+def describe_schedule(schedule: ScheduleSettings, steps_per_epoch: int) -> dict[str, Any]:
+    """The schedule in optimiser steps and, derived from it, in epochs (for logs and records)."""
+    phases = {
+        "warmup": schedule.warmup_steps,
+        "pruning_step": schedule.steps_per_pruning_step,
+        "pruning": schedule.pruning_steps * schedule.steps_per_pruning_step,
+        "max_settle": schedule.max_settle_steps,
+    }
+    return {
+        "steps_per_epoch": steps_per_epoch,
+        "optimiser_steps": phases,
+        "epochs": {k: round(v / steps_per_epoch, 4) for k, v in phases.items()},
+        "finetune_epochs": schedule.finetune_epochs,
+    }
+
+
+class PrunerSchedule:
+    """Phase, budget target and ``beta`` as a function of the optimiser step."""
+
+    def __init__(
+        self, pruner: PrunerSettings, schedule: ScheduleSettings, groups: list[GateGroup]
+    ) -> None:
+        self.settings = pruner
+        self.schedule = schedule
         self.groups = groups
-        self.prune_end = settings.warmup_epochs + settings.pruning_steps * settings.epochs_per_step
+        self.prune_start = schedule.warmup_steps
+        self.prune_end = schedule.prune_end_step
         self.snapped_at: int | None = None
         # A decade below the snap threshold, so rejected gates pass it with margin.
-        threshold = settings.snap_threshold / 10.0
+        threshold = pruner.snap_threshold / 10.0
         self.closed_logit = math.log(threshold / (1.0 - threshold))
 
-    def phase(self, epoch: int) -> Phase:
+    @property
+    def last_step(self) -> int:
+        """Steps after which an unseparated pruner gives up."""
+        return self.prune_end + self.schedule.max_settle_steps
+
+    def phase(self, step: int) -> Phase:
         if self.snapped_at is not None:
             return "finetune"
-        if epoch < self.settings.warmup_epochs:
+        if step < self.prune_start:
             return "warmup"
-        if epoch < self.prune_end:
+        if step < self.prune_end:
             return "prune"
         return "settle"
 
-    def targets(self, epoch: int) -> list[float]:
-        phase = self.phase(epoch)
+    def pruning_step(self, step: int) -> int:
+        return (step - self.prune_start) // self.schedule.steps_per_pruning_step
+
+    def targets(self, step: int) -> list[float]:
+        phase = self.phase(step)
         if phase == "warmup":
             return [float(g.full_budget) for g in self.groups]
         if phase == "prune":
-            step = (epoch - self.settings.warmup_epochs) // self.settings.epochs_per_step
-            return [g.target_at_step(step, self.settings.pruning_steps) for g in self.groups]
+            j = self.pruning_step(step)
+            return [g.target_at_step(j, self.schedule.pruning_steps) for g in self.groups]
         return [float(g.budget) for g in self.groups]
 
-    def beta(self, epoch: int, fraction: float) -> float:
-        """Polarisation weight: a linear ramp from 0 over the pruning phase to 1 at settling."""
-        phase = self.phase(epoch)
+    def beta(self, step: int) -> float:
+        """Polarisation weight: 0 (or a ramp to ``prune_polarisation``) while pruning, then a
+        ramp to 1 over ``settle_ramp_steps`` (while it is small the classifier can still lift a
+        gate it needs over the boundary before the assignment hardens)."""
+        phase = self.phase(step)
         if phase == "settle":
-            # Ramped over the first settle epoch: while beta is small the classifier can still
-            # lift a needed gate over the boundary before the assignment hardens.
-            return (
-                min(1.0, (epoch - self.prune_end) + fraction) if self.settings.settle_ramp else 1.0
-            )
+            ramp = self.settings.settle_ramp_steps
+            return 1.0 if ramp <= 0 else min(1.0, (step - self.prune_end + 1) / ramp)
         if phase != "prune":
             return 0.0
-        span = self.prune_end - self.settings.warmup_epochs
-        return (
-            ((epoch - self.settings.warmup_epochs) + fraction)
-            / span
-            * self.settings.prune_polarisation
-        )
+        span = self.prune_end - self.prune_start
+        return (step - self.prune_start + 1) / span * self.settings.prune_polarisation
 
-    def loss(self, epoch: int, fraction: float) -> torch.Tensor | None:
-        phase = self.phase(epoch)
-        if phase in ("warmup", "finetune"):
+    def loss(self, step: int) -> torch.Tensor | None:
+        if self.phase(step) in ("warmup", "finetune"):
             return None
-        beta = self.beta(epoch, fraction)
-        total = sum(
-            g.loss(t, beta, self.settings.gate_target, self.closed_logit)
-            for g, t in zip(self.groups, self.targets(epoch), strict=True)
-        )
-        return self.settings.strength * total  # type: ignore[return-value]
+        beta = self.beta(step)
+        total = torch.zeros(())
+        for g, t in zip(self.groups, self.targets(step), strict=True):
+            total = total + g.loss(t, beta, self.settings.gate_target, self.closed_logit).cpu()
+        return self.settings.strength * total
 
-    def add_gradients(self, epoch: int, fraction: float) -> None:
+    def add_gradients(self, step: int) -> None:
         """Closed-form gradient of :meth:`loss`, added to the gate logits (see GateGroup)."""
-        beta = self.beta(epoch, fraction)
-        for group, target in zip(self.groups, self.targets(epoch), strict=True):
+        beta = self.beta(step)
+        for group, target in zip(self.groups, self.targets(step), strict=True):
             group.add_gradient(
                 target, beta, self.settings.gate_target, self.closed_logit, self.settings.strength
             )
@@ -322,21 +335,25 @@ class PrunerSchedule:
             for sep in self.separation().values()
         )
 
-    def try_snap(self, net: GatedTagger, epoch: int, val_x: torch.Tensor) -> SnapReport | None:
+    def try_snap(self, net: GatedTagger, step: int, val_x: torch.Tensor) -> SnapReport | None:
         """Snap when separated and the output change stays within tolerance; else ``None``."""
-        if self.phase(epoch) != "settle" or self.beta(epoch, 1.0) < 1.0 or not self.is_separated():
+        if self.phase(step) != "settle" or self.beta(step) < 1.0 or not self.is_separated():
             return None
         snapped = copy.deepcopy(net)
         self._freeze(snapped)
+        was_training = net.training
+        net.eval()
+        snapped.eval()
         with torch.no_grad():
             change = float((snapped(val_x) - net(val_x)).abs().max())
+        net.train(was_training)
         if change > self.settings.snap_tolerance:
             return None
         separation = self.separation()
         self._freeze(net)
-        self.snapped_at = epoch
+        self.snapped_at = step
         kept = {g.name: [int(m.sum()) for m in g.gate.kept_per_layer()] for g in self.groups}
-        return SnapReport(epoch, separation, change, kept)
+        return SnapReport(step, separation, change, kept)
 
     def _freeze(self, net: GatedTagger) -> None:
         gates = {"inputs": net.input_gate, "hidden": net.hidden_gate}
@@ -346,13 +363,100 @@ class PrunerSchedule:
             mask = group.select(group.budget).to(gate.logits.device)
             gate.freeze(torch.where(mask, gate.values().detach(), 0.0))
 
-    def failure(self, epoch: int) -> PrunerError:
+    def failure(self, step: int) -> PrunerError:
         details = "; ".join(
             f"{name}: largest rejected gate {sep['max_rejected']:.2e} (needs <= "
-            f"{self.settings.snap_threshold:g}), kept gates off target by up to {sep['max_kept_deviation']:.3f}"
+            f"{self.settings.snap_threshold:g}), kept gates off target by up to "
+            f"{sep['max_kept_deviation']:.3f}"
             for name, sep in self.separation().items()
         )
         return PrunerError(
-            f"AutoPruner gates not separated after {epoch + 1} epochs ({details}); "
-            "increase ml.autopruner.max_settle_epochs or ml.autopruner.strength"
+            f"AutoPruner gates not separated after {step} optimiser steps ({details}); "
+            "increase ml.schedule.max_settle_steps or ml.autopruner.strength"
         )
+
+
+class GateDynamics:
+    """What the gates did over time, measured per optimiser step (docs/autopruner.md):
+    the first step each gate fell below 0.5, 0.05 and the snap threshold, the assignment and
+    its margin at the commit (end of the pruning steps), and whether the final kept set is that
+    assignment."""
+
+    LEVELS = (0.5, 0.05)
+
+    def __init__(self, groups: list[GateGroup], snap_threshold: float) -> None:
+        self.groups = groups
+        self.levels = (*self.LEVELS, snap_threshold)
+        self.first_below = {
+            g.name: torch.full((len(self.levels), g.size), -1, dtype=torch.long) for g in groups
+        }
+        self._levels: torch.Tensor | None = None
+        self.commit: dict[str, Any] = {}
+        self.committed_masks: dict[str, torch.Tensor] = {}
+        self.commit_scores: dict[str, torch.Tensor] = {}
+
+    def level_tensor(self, like: torch.Tensor) -> torch.Tensor:
+        """The levels as a ``[levels, 1]`` column, made once (this runs every step)."""
+        if self._levels is None or self._levels.device != like.device:
+            self._levels = torch.tensor(self.levels, dtype=like.dtype, device=like.device)
+            self._levels = self._levels.unsqueeze(1)
+        return self._levels
+
+    @torch.no_grad()
+    def observe(self, step: int) -> None:
+        """After an optimiser step: record gates crossing each level for the first time."""
+        for g in self.groups:
+            values = g.gate.values().detach()
+            record = self.first_below[g.name]
+            if record.device != values.device:  # kept on the gates' device: no sync per step
+                record = self.first_below[g.name] = record.to(values.device)
+            newly = (values.unsqueeze(0) < self.level_tensor(values)) & (record < 0)
+            record.masked_fill_(newly, step)
+
+    @torch.no_grad()
+    def at_commit(self, step: int) -> None:
+        """At the end of the pruning steps: the assignment the polarisation starts from."""
+        for g in self.groups:
+            mask = g.select(g.budget)
+            values = g.gate.values().detach().cpu()
+            self.committed_masks[g.name] = mask.cpu()
+            self.commit_scores[g.name] = g.gate.logits.detach().cpu().clone()
+            self.commit[g.name] = {
+                "step": step,
+                "logit_margin": selection_margin(g.gate.logits, mask),
+                "value_margin": selection_margin(values, mask.cpu()),
+                "max_gate": float(values.max()),
+                "min_gate": float(values.min()),
+                "gates_below_0.05": int((values < 0.05).sum()),
+            }
+
+    def summary(self, final_masks: dict[str, torch.Tensor], prune_start: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for g in self.groups:
+            record = self.first_below[g.name].cpu()
+            final = final_masks[g.name].cpu()
+            rejected = ~final
+            commit = self.commit.get(g.name)
+            entry: dict[str, Any] = {"commit": commit}
+            for i, level in enumerate(self.levels):
+                steps = record[i][rejected]
+                closed = steps[steps >= 0]
+                entry[f"rejected_below_{level:g}"] = {
+                    "count": int(closed.numel()),
+                    "of": int(rejected.sum()),
+                    "first_step": int(closed.min()) if closed.numel() else None,
+                    "median_step": int(closed.median()) if closed.numel() else None,
+                    "last_step": int(closed.max()) if closed.numel() else None,
+                    "before_commit": None
+                    if commit is None
+                    else int((closed < commit["step"]).sum()),
+                }
+                kept_steps = record[i][final]
+                entry[f"kept_ever_below_{level:g}"] = int((kept_steps >= 0).sum())
+            if g.name in self.committed_masks:
+                entry["final_equals_commit"] = bool(
+                    torch.equal(self.committed_masks[g.name], final)
+                )
+            entry["prune_start_step"] = prune_start
+            out[g.name] = entry
+        return out

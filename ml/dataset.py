@@ -2,11 +2,13 @@
 
 The feature list comes from the file's provenance (``feature_names``, in order) and must be the
 same in all three splits; files that lack it, lack branches, or hold non-finite values are
-rejected with the file named (``deeppp.rootio.InputFileError``).
+rejected with the file named (``deeppp.rootio.InputFileError``). Each jet's event
+(label, chunk, event number) is read too: the metrics bootstrap resamples whole events.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,19 +16,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deeppp.contracts import JETS_TREE, SPLITS
+from deeppp.contracts import (
+    CHUNK_BRANCH,
+    EVENT_NUMBER_BRANCH,
+    JETS_TREE,
+    LABEL_BRANCH,
+    SPLITS,
+    WEIGHT_BRANCH,
+    dataset_file_name,
+)
+from deeppp.metrics import event_clusters
 from deeppp.rootio import InputFileError, read_provenance, read_tree
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class JetSample:
-    """One split: raw features ``[n_jets, n_features]``, labels (1 = signal), per-jet weights."""
+    """One split: raw features ``[n_jets, n_features]``, labels (1 = signal), per-jet weights
+    and the event index of every jet (jets of one event share it)."""
 
     features: torch.Tensor
     labels: torch.Tensor
     weights: torch.Tensor
     feature_names: tuple[str, ...]
     source: str
+    events: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -35,7 +50,12 @@ class JetSample:
         """The same jets with only ``names`` (in that order) as features."""
         index = [self.feature_names.index(n) for n in names]
         return JetSample(
-            self.features[:, index], self.labels, self.weights, tuple(names), self.source
+            self.features[:, index],
+            self.labels,
+            self.weights,
+            tuple(names),
+            self.source,
+            self.events,
         )
 
 
@@ -71,17 +91,14 @@ def read_split(path: str | os.PathLike[str]) -> JetSample:
         raise InputFileError(
             f"{path}: provenance has no 'feature_names' list (not a dataset file?)"
         )
-    arrays = read_tree(
-        path,
-        JETS_TREE,
-        required=[*names, "label", "weight"],
-        filter_name=[*names, "label", "weight"],
-    )
+    required = [*names, LABEL_BRANCH, WEIGHT_BRANCH]
+    event_branches = [CHUNK_BRANCH, EVENT_NUMBER_BRANCH]
+    arrays = read_tree(path, JETS_TREE, required=required, filter_name=[*required, *event_branches])
     if len(arrays) == 0:
         raise InputFileError(f"{path}: tree '{JETS_TREE}' holds no jets")
     features = np.stack([np.asarray(arrays[n], dtype=np.float32) for n in names], axis=1)
-    labels = np.asarray(arrays["label"], dtype=np.float32)
-    weights = np.asarray(arrays["weight"], dtype=np.float32)
+    labels = np.asarray(arrays[LABEL_BRANCH], dtype=np.float32)
+    weights = np.asarray(arrays[WEIGHT_BRANCH], dtype=np.float32)
     bad_columns = [n for i, n in enumerate(names) if not np.all(np.isfinite(features[:, i]))]
     if bad_columns:
         raise InputFileError(f"{path}: non-finite values in features {bad_columns[:5]}")
@@ -91,18 +108,31 @@ def read_split(path: str | os.PathLike[str]) -> JetSample:
         raise InputFileError(f"{path}: 'weight' must be finite and non-negative")
     if labels.min() == labels.max():
         raise InputFileError(f"{path}: only one class present (need signal and background jets)")
+    if all(b in arrays.fields for b in event_branches):
+        events = event_clusters(
+            labels, np.asarray(arrays[CHUNK_BRANCH]), np.asarray(arrays[EVENT_NUMBER_BRANCH])
+        )
+    else:
+        logger.warning(
+            "%s: no '%s'/'%s' branches; the bootstrap treats every jet as its own event",
+            path,
+            CHUNK_BRANCH,
+            EVENT_NUMBER_BRANCH,
+        )
+        events = None
     return JetSample(
         torch.from_numpy(features),
         torch.from_numpy(labels),
         torch.from_numpy(weights),
         tuple(names),
         str(path),
+        events,
     )
 
 
 def read_dataset(directory: str | os.PathLike[str]) -> dict[str, JetSample]:
     """``{split: JetSample}`` for train, val and test; the feature lists must agree."""
-    samples = {split: read_split(Path(directory, f"{split}.root")) for split in SPLITS}
+    samples = {split: read_split(Path(directory, dataset_file_name(split))) for split in SPLITS}
     reference = samples["train"].feature_names
     for _split, sample in samples.items():
         if sample.feature_names != reference:

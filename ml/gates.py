@@ -12,7 +12,7 @@ the same function.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -45,8 +45,12 @@ class Gate(nn.Module):
         """Current gate values in [0, 1], all layers concatenated."""
         return self.frozen_values if self.frozen else torch.sigmoid(self.logits)
 
+    def reference_values(self) -> torch.Tensor:
+        """Deterministic gate values (the same as :meth:`values` for this gate)."""
+        return self.values()
+
     def layer_values(self) -> tuple[torch.Tensor, ...]:
-        return torch.split(self.values(), list(self.sizes))
+        return torch.split(self.reference_values(), list(self.sizes))
 
     def freeze(self, values: torch.Tensor) -> None:
         """Fix the gate values (0 for rejected nodes); the logits stop training."""
@@ -67,6 +71,60 @@ class Gate(nn.Module):
         return x * self.values()
 
 
+class HardConcreteGate(Gate):
+    """L0 gate of Louizos, Welling & Kingma, "Learning Sparse Neural Networks through L0
+    Regularization" (ICLR 2018): a stretched, clipped binary-concrete variable per node.
+
+    Training: ``u ~ U(0, 1)``, ``s = sigmoid((log u - log(1 - u) + log_alpha) / beta)``,
+    ``z = clip(s * (zeta - gamma) + gamma, 0, 1)``, one sample per mini-batch (their eq. 10 with
+    the per-batch sampling they use for speed). Evaluation: the deterministic
+    ``clip(sigmoid(log_alpha) * (zeta - gamma) + gamma, 0, 1)``. ``P(z != 0)`` has a closed form
+    (:meth:`keep_probability`), whose sum is the expected L0 norm the budget penalty acts on.
+    The parameter ``log_alpha`` is stored in ``logits`` so the gate plugs into the same network.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        keep_probability: float,
+        temperature: float,
+        stretch: tuple[float, float],
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(sizes, 0.5)
+        self.temperature = float(temperature)
+        self.low, self.high = (float(v) for v in stretch)
+        # log_alpha giving P(z != 0) = keep_probability at the start.
+        shift = self.temperature * math.log(-self.low / self.high)
+        with torch.no_grad():
+            self.logits.fill_(math.log(keep_probability / (1.0 - keep_probability)) + shift)
+        self.generator = generator
+
+    def keep_probability(self) -> torch.Tensor:
+        """``P(z_i != 0) = sigmoid(log_alpha - beta * log(-gamma / zeta))`` per node."""
+        return torch.sigmoid(self.logits - self.temperature * math.log(-self.low / self.high))
+
+    def reference_values(self) -> torch.Tensor:
+        return self.frozen_values if self.frozen else self.deterministic()
+
+    def deterministic(self) -> torch.Tensor:
+        stretched = torch.sigmoid(self.logits) * (self.high - self.low) + self.low
+        return stretched.clamp(0.0, 1.0)
+
+    def values(self) -> torch.Tensor:
+        if self.frozen:
+            return self.frozen_values
+        if not self.training:
+            return self.deterministic()
+        u = torch.rand(self.n_nodes, generator=self.generator).to(self.logits.device)
+        u = u.clamp(1e-6, 1.0 - 1e-6)
+        s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + self.logits) / self.temperature)
+        return (s * (self.high - self.low) + self.low).clamp(0.0, 1.0)
+
+
+GateFactory = Callable[[Sequence[int]], Gate]
+
+
 class GatedTagger(nn.Module):
     """IL(n_in) + hidden ReLU layers + OL(1) with optional gates after the input and hidden layers.
 
@@ -84,14 +142,19 @@ class GatedTagger(nn.Module):
         input_gate: bool = False,
         hidden_gates: bool = False,
         gate_init: float = 0.9,
+        gate_factory: GateFactory | None = None,
     ) -> None:
         super().__init__()
         self.layout = [int(n_inputs), *map(int, hidden_layout), 1]
         self.linears = nn.ModuleList(
             nn.Linear(a, b) for a, b in zip(self.layout[:-1], self.layout[1:], strict=True)
         )
-        self.input_gate = Gate([n_inputs], gate_init) if input_gate else None
-        self.hidden_gate = Gate(hidden_layout, gate_init) if hidden_gates else None
+
+        def make(sizes: Sequence[int]) -> Gate:
+            return gate_factory(sizes) if gate_factory is not None else Gate(sizes, gate_init)
+
+        self.input_gate = make([n_inputs]) if input_gate else None
+        self.hidden_gate = make(hidden_layout) if hidden_gates else None
         self.gates_active = True
 
     def deactivate_gates(self) -> None:
@@ -106,7 +169,9 @@ class GatedTagger(nn.Module):
             return
         with torch.no_grad():
             self.gates_active = True
-            for layer, gate in zip(self.dense_layers, self.column_gates(), strict=True):
+            for layer, gate in zip(
+                self.dense_layers, self.column_gates(reference=True), strict=True
+            ):
                 if gate is not None:
                     layer.weight.div_(gate)
 
@@ -125,13 +190,25 @@ class GatedTagger(nn.Module):
     def gate_parameters(self) -> list[nn.Parameter]:
         return [gate.logits for gate in self.gates]
 
-    def column_gates(self) -> list[torch.Tensor | None]:
-        """Per Linear layer, the gate values multiplying its input columns (None = no gate)."""
+    def column_gates(self, reference: bool = False) -> list[torch.Tensor | None]:
+        """Per Linear layer, the gate values multiplying its input columns (None = no gate).
+
+        ``reference``: the deterministic values (:meth:`Gate.reference_values`) instead of a
+        training-time sample of a stochastic gate.
+        """
         if not self.gates_active:
             return [None] * len(self.linears)
-        hidden = self.hidden_gate.layer_values() if self.hidden_gate is not None else None
+
+        def values(gate: Gate) -> torch.Tensor:
+            return gate.reference_values() if reference else gate.values()
+
+        hidden = (
+            torch.split(values(self.hidden_gate), list(self.hidden_gate.sizes))
+            if self.hidden_gate is not None
+            else None
+        )
         columns: list[torch.Tensor | None] = [
-            self.input_gate.values() if self.input_gate is not None else None
+            values(self.input_gate) if self.input_gate is not None else None
         ]
         columns += list(hidden) if hidden is not None else [None] * (len(self.linears) - 1)
         return columns

@@ -60,18 +60,17 @@ def build_sequential(layout: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-def save_model(
-    path: str | os.PathLike[str],
+def model_bytes(
     sequential: nn.Sequential,
     feature_names: Sequence[str],
     feature_mean: Sequence[float] | torch.Tensor,
     feature_std: Sequence[float] | torch.Tensor,
     provenance: dict[str, Any],
-) -> None:
-    """Write a trained tagger atomically; identical inputs give identical bytes.
+) -> bytes:
+    """The model file's bytes; identical inputs give identical bytes.
 
-    ``torch.save`` into a memory buffer first (its zip writer records the archive name, which must
-    not be the random temporary file name), then the bytes go to a temporary file renamed into place.
+    ``torch.save`` into a memory buffer (its zip writer records the archive name, which must not
+    be a random temporary file name). Refuses non-finite weights and ``std <= 0``.
     """
     layout = sequential_layout(sequential)
     names = [str(n) for n in feature_names]
@@ -89,6 +88,9 @@ def save_model(
         key: value.detach().cpu().clone().contiguous()
         for key, value in sequential.state_dict().items()
     }
+    for key, value in state.items():
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"non-finite values in the network weights ({key})")
     payload = {
         "format": FORMAT_TAG,
         "layout": layout,
@@ -100,8 +102,21 @@ def save_model(
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    sequential: nn.Sequential,
+    feature_names: Sequence[str],
+    feature_mean: Sequence[float] | torch.Tensor,
+    feature_std: Sequence[float] | torch.Tensor,
+    provenance: dict[str, Any],
+) -> None:
+    """Write a trained tagger atomically (:func:`model_bytes`)."""
+    data = model_bytes(sequential, feature_names, feature_mean, feature_std, provenance)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+        tmp.write_bytes(data)
 
 
 def load_model(path: str | os.PathLike[str]) -> tuple[nn.Sequential, dict[str, Any]]:

@@ -1,139 +1,66 @@
-"""The six pruning studies of issue 4 and the summary table, each written as JSON + PNG.
+"""The ml studies: each computes one JSON payload from the saved models (this module) and draws
+its figures from that JSON alone (:mod:`ml.figures`); JSON and PNGs are swapped in as one set.
 
-Every study reads trained models (``models/{model}/{model.pt,metrics.json,history.json}``) and the
-test split, and writes to the study directory (``{results}/ml/``) the files named in
-:data:`deeppp.contracts.ML_STUDY_OUTPUTS`. ROC curves are recomputed from ``model.pt`` on the test jets, so a study
-checks the saved networks, not numbers copied from training.
+Studies (files: ``deeppp.contracts.ML_STUDY_OUTPUTS``):
+
+* ``baseline``: the unpruned tagger over seeds (ROC with its bootstrap band, losses).
+* ``methods``: every method at every budget against the unpruned net and AutoPruner against
+  every method, as paired differences (AUC, 1/eps_B) with confidence intervals, mean +- seed
+  spread; training cost; Pareto fronts of quality vs cost and vs multiplications; the cost to
+  reach the unpruned AUC.
+* ``regularisation``: every method with and without the shared gauge decay.
+* ``inputs``: input-feature selection per method; AutoPruner's ranking in two layouts.
+* ``hidden``: what AutoPruner's gates do over the optimiser steps (measured), the loss of every
+  method's training, the per-layer allocation, ROC curves.
+* ``retrain``: AutoPruner's layout trained from scratch.
+* ``stability``: seed-to-seed spread, and whether two hidden layouts rank the inputs alike
+  within seed noise (permutation test, :mod:`ml.agreement`).
+* ``summary``: one row per model (CSV), the headline table per method and budget (Markdown),
+  ROC curves of every method.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
-import json
+import logging
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.stats import spearmanr
 
-from deeppp.atomic import write_json_atomic, write_text_atomic
-from deeppp.contracts import ML_STUDY_OUTPUTS, dataset_file_name, hidden_nodes_for_percent
-from deeppp.metrics import efficiency_key, weighted_roc
-from deeppp.plotting import EPS_S_GRID, rejection_curve, roc_with_ratio
-from deeppp.provenance import provenance
-from deeppp.rootio import InputFileError
-from ml import plots
-from ml.dataset import JetSample, read_split
-from ml.jobs import file_digest, tagger_logits
-from ml.model_io import load_model
-from ml.settings import (
-    MLSettings,
-    model_names,
-    study_models,
+from deeppp.atomic import atomic_outputs, json_text
+from deeppp.contracts import (
+    BUDGET_UNIT_LABELS,
+    ML_STUDY_OUTPUTS,
+    MODEL_FAMILY_LABELS,
+    REFERENCE_METHOD,
+    RETRAINED,
+    UNPRUNED,
+    BudgetUnit,
+    budget_token,
+    model_name,
 )
+from deeppp.metrics import efficiency_key
+from deeppp.plotting import EPS_S_GRID
+from deeppp.provenance import provenance
+from ml import agreement, figures
+from ml.evaluation import (
+    ModelResult,
+    ModelStore,
+    finite_or_none,
+    paired_over_seeds,
+    pareto_front,
+    seed_summary,
+)
+from ml.settings import MLSettings, seed_names, study_models
 
+logger = logging.getLogger(__name__)
 
-@dataclass
-class ModelResult:
-    """A trained model's files plus its ROC on the test jets."""
-
-    name: str
-    metrics: dict[str, Any]
-    history: dict[str, Any]
-    rejection: np.ndarray
-
-    def value(self, key: str) -> float:
-        entry = self.metrics["test"][key]
-        return math.nan if entry["value"] is None else float(entry["value"])
-
-    def error(self, key: str) -> float:
-        entry = self.metrics["test"][key]
-        return math.nan if entry["uncertainty"] is None else float(entry["uncertainty"])
-
-
-class ModelStore:
-    """Loads models lazily; every study reads the test split once."""
-
-    def __init__(
-        self,
-        models_dir: str | os.PathLike[str],
-        dataset_dir: str | os.PathLike[str],
-        declared: list[str] | None = None,
-    ) -> None:
-        # A study may read only the models study_models() declares: those are its Snakemake
-        # inputs, and reading any other would race with that model's training job.
-        self.declared = None if declared is None else set(declared)
-        self.models_dir = Path(models_dir)
-        self.test_path = Path(dataset_dir, dataset_file_name("test"))
-        self._test: JetSample | None = None
-        self._cache: dict[str, ModelResult] = {}
-        self.provenance: dict[str, Any] | None = None
-
-    @property
-    def test(self) -> JetSample:
-        if self._test is None:
-            self._test = read_split(self.test_path)
-        return self._test
-
-    def __getitem__(self, name: str) -> ModelResult:
-        if self.declared is not None and name not in self.declared:
-            raise KeyError(f"model {name!r} is read but not declared in study_models()")
-        if name not in self._cache:
-            directory = self.models_dir / name
-            files = {}
-            for filename in ("metrics.json", "history.json"):
-                path = directory / filename
-                if not path.is_file():
-                    raise InputFileError(f"{path}: missing (train model {name} first)")
-                try:
-                    files[filename] = json.loads(path.read_text())
-                except json.JSONDecodeError as err:
-                    raise InputFileError(f"{path}: not valid JSON ({err})") from err
-            sequential, meta = load_model(directory / "model.pt")
-            scores = tagger_logits(sequential, meta, self.test)
-            eps_s, eps_b = weighted_roc(self.test.labels.numpy(), scores, self.test.weights.numpy())
-            self._cache[name] = ModelResult(
-                name,
-                files["metrics.json"],
-                files["history.json"],
-                rejection_curve(eps_s, eps_b),
-            )
-        return self._cache[name]
-
-    def digests(self, names: list[str]) -> dict[str, str]:
-        return {f"{n}/model.pt": file_digest(self.models_dir / n / "model.pt") for n in names}
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: map them to null, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _finite(value.tolist())
-    return value
-
-
-def _summary_entry(result: ModelResult) -> dict[str, Any]:
-    m = result.metrics
-    return {
-        "layout": m["layout"],
-        "nodes_per_layer": m["nodes_per_layer"],
-        "hidden_nodes": m["hidden_nodes"],
-        "multiplications": m["multiplications"],
-        "test": dict(m["test"]),
-        "epochs": m["training"]["epochs"],
-        "jet_passes": m["training"]["jet_passes"],
-    }
+Payload = dict[str, Any]
 
 
 def run_study(
@@ -142,452 +69,606 @@ def run_study(
     models_dir: str | os.PathLike[str],
     dataset_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-) -> dict[str, Any]:
-    """Run one study; returns its JSON payload (also written to ``out_dir``)."""
+) -> Payload:
+    """Run one study: compute its JSON, draw its figures from it, write all files as one set
+    (the JSON last). Returns the payload."""
     settings = MLSettings.from_config(config)
     names = study_models(settings, study)
-    store = ModelStore(models_dir, dataset_dir, declared=names)
-    out = Path(out_dir)
+    store = ModelStore(models_dir, dataset_dir, settings, declared=names)
     record = provenance("ml", config, settings.seed, study=study, inputs=store.digests(names))
-    store.provenance = record
-    payload = _STUDIES[study](settings, store, out)
+    payload = COMPUTE[study](settings, store)
+    payload["provenance"] = record
+    files = figures.DRAW[study](payload)
+    outputs = ML_STUDY_OUTPUTS[study]
     if study != "summary":
-        payload = _finite(payload)
-        payload["provenance"] = record
-        write_json_atomic(out / ML_STUDY_OUTPUTS[study][0], payload)
+        files[outputs[0]] = json_text(payload, outputs[0]).encode()
+    missing = set(outputs) ^ set(files)
+    if missing:
+        raise AssertionError(f"study {study}: files {sorted(missing)} do not match the contract")
+    # The first output (the JSON, or the CSV) goes in last: Snakemake sees a complete set.
+    order = [*outputs[1:], outputs[0]]
+    out = Path(out_dir)
+    with atomic_outputs([out / f for f in order]) as temps:
+        for filename, tmp in zip(order, temps, strict=True):
+            tmp.write_bytes(files[filename])
     return payload
 
 
-def _baseline(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
-    r = store["unpruned"]
-    roc_with_ratio(
-        out / "baseline_roc.png", [("unpruned", r.rejection)], "unpruned", "IL(39)+4xHL(64)+OL"
-    )
-    fit = r.history["fits"][0]
-    epochs = [h["epoch"] for h in fit["history"][1:]]
-    plots.points_with_errors(
-        out / "baseline_loss.png",
-        [
-            ("training", epochs, [h["train_loss"] for h in fit["history"][1:]], None),
-            ("validation", epochs, [h["val_loss"] for h in fit["history"][1:]], None),
-        ],
-        "Epoch",
-        "Weighted BCE loss",
-    )
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def metric_keys(settings: MLSettings) -> list[str]:
+    return ["auc", *(efficiency_key(e) for e in settings.signal_efficiencies)]
+
+
+def metric_labels(settings: MLSettings) -> dict[str, str]:
+    labels = {"auc": "ROC AUC"}
+    for e in settings.signal_efficiencies:
+        labels[efficiency_key(e)] = f"1/eps_B at eps_S = {round(e * 100)} %"
+    return labels
+
+
+def setting_label(unit: str, value: int) -> str:
+    if unit == "inputs":
+        return f"{value} input features"
+    return f"{value} {BUDGET_UNIT_LABELS[unit]}"
+
+
+def replicas(store: ModelStore, base: str) -> list[ModelResult]:
+    return [store[n] for n in seed_names(base, store.settings.seeds)]
+
+
+def model_entry(r: ModelResult, keys: list[str]) -> dict[str, Any]:
+    m = r.metrics
     return {
-        "model": "unpruned",
-        **_summary_entry(r),
-        "best_epoch": fit["best_epoch"],
-        "roc": {"eps_s": EPS_S_GRID.tolist(), "rejection": r.rejection.tolist()},
+        "model": r.name,
+        "layout": list(m.layout),
+        "hidden_nodes": m.hidden_nodes,
+        "multiplications": m.multiplications,
+        "metrics": {k: r.boot.summary(k) for k in keys},
+        "jet_passes": m.training.jet_passes,
+        "epochs": m.training.epochs,
+        "optimiser_steps": m.training.optimiser_steps,
     }
 
 
-def _feature_ranking(store: ModelStore, models: list[tuple[int, str]]) -> list[str]:
-    """Features ordered by the smallest input budget that still selects them; ties (and features
-    never selected) by the mean gate value at the end of the pruning phase."""
-    first = store[models[0][1]]
-    names = first.history["feature_names_all"]
-    smallest = dict.fromkeys(names, math.inf)
-    gate_sum = dict.fromkeys(names, 0.0)
-    for k, model in sorted(models):
-        details = store[model].history["details"]
-        for name in details["selected_features"]:
-            smallest[name] = min(smallest[name], k)
-        for name, value in details["input_gates_at_prune_end"].items():
-            gate_sum[name] += value
-    return sorted(names, key=lambda n: (smallest[n], -gate_sum[n], names.index(n)))
-
-
-def _inputs(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
-    ks = list(settings.input_budgets)
-    layouts = {"A": ([f"autopruner_in{k}" for k in ks], settings.training.hidden_layout)}
-    if settings.alt_hidden_layout is not None:
-        layouts["B"] = ([f"autopruner_in{k}_alt" for k in ks], settings.alt_hidden_layout)
-    ref = store["unpruned"]
-    result: dict[str, Any] = {"budgets": ks, "layouts": {}}
-    rankings: dict[str, list[str]] = {}
-    selections: dict[str, dict[int, list[str]]] = {}
-    for tag, (models, hidden) in layouts.items():
-        rankings[tag] = _feature_ranking(store, list(zip(ks, models, strict=True)))
-        selections[tag] = {
-            k: store[m].metrics["feature_names"] for k, m in zip(ks, models, strict=True)
+def group_summary(
+    runs: list[ModelResult],
+    keys: list[str],
+    unpruned: list[ModelResult],
+    level: float,
+    reference: list[ModelResult] | None = None,
+    margin: float = 0.002,
+) -> dict[str, Any]:
+    """Mean +- seed spread of metrics and cost, paired differences to the unpruned net (and of
+    the reference method minus this one)."""
+    out: dict[str, Any] = {
+        "models": [r.name for r in runs],
+        "metrics": {k: seed_summary([r.value(k) for r in runs]) for k in keys},
+        "hidden_nodes": seed_summary([float(r.metrics.hidden_nodes) for r in runs]),
+        "inputs": seed_summary([float(r.metrics.inputs) for r in runs]),
+        "multiplications": seed_summary([float(r.metrics.multiplications) for r in runs]),
+        "cost": {
+            "jet_passes": seed_summary([float(r.metrics.training.jet_passes) for r in runs]),
+            "epochs": seed_summary([r.metrics.training.epochs for r in runs]),
+            "optimiser_steps": seed_summary(
+                [float(r.metrics.training.optimiser_steps) for r in runs]
+            ),
+        },
+        "vs_unpruned": {
+            k: paired_over_seeds(list(zip(runs, unpruned, strict=True)), k, level) for k in keys
+        },
+    }
+    if reference is not None:
+        out["reference_minus_this"] = {
+            k: paired_over_seeds(list(zip(reference, runs, strict=True)), k, level) for k in keys
         }
-        result["layouts"][tag] = {
-            "hidden_layout": list(hidden),
-            "ranking": rankings[tag],
-            "models": {
-                m: {"k": k, "selected": selections[tag][k], **_summary_entry(store[m])}
-                for k, m in zip(ks, models, strict=True)
-            },
-        }
-    if "B" in rankings:
-        names = rankings["A"]
-        rho = spearmanr(
-            [rankings["A"].index(n) for n in names], [rankings["B"].index(n) for n in names]
-        )
-        result["layout_independence"] = {
-            "spearman_rank_correlation": float(rho.statistic),
-            "selected_overlap": {
-                str(k): len(set(selections["A"][k]) & set(selections["B"][k])) / k for k in ks
-            },
-        }
-    eff = efficiency_key(settings.signal_efficiencies[0])
-    series = [
-        (
-            f"layout {tag}: {'-'.join(map(str, hidden))}",
-            ks,
-            [store[m].value("auc") for m in models],
-            [store[m].error("auc") for m in models],
-        )
-        for tag, (models, hidden) in layouts.items()
-    ]
-    second = [
-        (f"layout {tag}", ks, [store[m].value(eff) for m in models])
-        for tag, (models, _) in layouts.items()
-    ] + [("unpruned", ks, [ref.value(eff)] * len(ks))]
-    plots.points_with_errors(
-        out / "inputs_performance.png",
-        series,
-        "Number of input features kept, k",
-        "ROC AUC (test)",
-        reference=("unpruned (all features)", ref.value("auc"), ref.error("auc")),
-        second=(f"$1/\\varepsilon_B$ at $\\varepsilon_S$ = {eff.split('_')[1]} %", second),
-        logy_second=True,
+    auc = out["vs_unpruned"]["auc"]
+    # Not significantly worse: the interval reaches zero (a wide interval always does).
+    out["not_significantly_worse_than_unpruned"] = bool(
+        auc["ci_high"] is not None and auc["ci_high"] >= 0.0
     )
-    features = rankings["A"]
-    columns = [f"{tag}: k={k}" for tag in layouts for k in ks]
-    matrix = np.array(
-        [[1.0 if f in selections[tag][k] else 0.0 for tag in layouts for k in ks] for f in features]
-    )
-    plots.selection_matrix(out / "inputs_ranking.png", features, columns, matrix, "selected")
-    return result
+    # Reaches the unpruned AUC (non-inferiority): at most `margin` below it at the CI level.
+    out["reaches_unpruned_auc"] = bool(auc["ci_low"] is not None and auc["ci_low"] >= -margin)
+    return out
 
 
-def _pruning_markers(details: dict[str, Any]) -> list[float]:
-    """Epochs at which each pruning step starts (its budget target drops)."""
-    w, steps, per = details["warmup_epochs"], details["pruning_steps"], details["epochs_per_step"]
-    return [float(w + j * per) for j in range(steps)]
+def loss_trace(r: ModelResult) -> dict[str, list[float]]:
+    """The classifier-loss trace of every training a model ran, end to end, against training
+    jets seen (in epochs of the full training split)."""
+    epochs, losses = [], []
+    offset = 0.0
+    train_jets = max(r.history["fits"][0]["train_jets"], 1) if r.history["fits"] else 1
+    for fit in r.history["fits"]:
+        scale = fit["train_jets"] / train_jets
+        for epoch, loss in fit["loss_trace"]:
+            epochs.append(round(offset + epoch * scale, 6))
+            losses.append(loss)
+        offset += fit["jet_passes"] / train_jets
+    return {"epoch": epochs, "loss": losses}
 
 
-def _hidden(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
-    models = [f"autopruner_h{p}" for p in settings.hidden_budgets_percent]
-    ref = store["unpruned"]
-    result: dict[str, Any] = {"budget_unit": settings.budget_unit, "models": {}}
-    gate_panels: list[Any] = []
-    traces: list[tuple[str, list[tuple[float, float]], list[float], float | None]] = []
-    n_layers = len(settings.training.hidden_layout)
-    for p, m in zip(settings.hidden_budgets_percent, models, strict=True):
-        r = store[m]
-        fit = r.history["fits"][0]
-        details = r.history["details"]
-        snap_epoch = details["snap"]["epoch"]
-        steps = _pruning_markers(details)
-        result["models"][m] = {
-            "percent": p,
-            "requested_nodes": hidden_nodes_for_percent(p, settings.training.hidden_layout),
-            "budget": details["budget"],
-            "snap": details["snap"],
-            "extraction_max_abs_diff": details["extraction_max_abs_diff"],
-            **_summary_entry(r),
-            "classifier_loss_per_epoch": [h["train_loss"] for h in fit["history"][1:]],
-            "val_auc_per_epoch": [h["val_auc"] for h in fit["history"][1:]],
-        }
-        gate_panels.append(
-            (
-                m,
-                [h["epoch"] for h in fit["history"]],
-                [h["gates"]["hidden"] for h in fit["history"]],
-                [*steps, float(snap_epoch)],
-            )
-        )
-        traces.append((m, [tuple(t) for t in fit["loss_trace"]], steps, float(snap_epoch)))
-    ref_fit = ref.history["fits"][0]
-    traces.append(("unpruned", [tuple(t) for t in ref_fit["loss_trace"]], [], None))
-    plots.gates_vs_epoch(out / "hidden_gates.png", gate_panels, n_layers)
-    plots.loss_curves(out / "hidden_loss.png", traces)
-    layers = [f"layer {i + 1}" for i in range(n_layers)]
-    plots.grouped_bars(
-        out / "hidden_allocation.png",
-        layers,
-        [
-            (
-                f"{m} ({store[m].metrics['hidden_nodes']} nodes)",
-                store[m].metrics["nodes_per_layer"],
-                None,
-            )
-            for m in models
-        ],
-        "Nodes kept",
-        "Hidden layer",
-        reference=float(settings.training.hidden_layout[0]),
-    )
-    roc_with_ratio(
-        out / "hidden_roc.png", [(n, store[n].rejection) for n in ["unpruned", *models]], "unpruned"
-    )
-    result["unpruned"] = _summary_entry(ref)
-    return result
-
-
-def _auc_difference(a: ModelResult, b: ModelResult) -> dict[str, float]:
-    # Same test jets, so the bootstrap errors are correlated; the quadrature sum is conservative.
+def roc_entry(r: ModelResult) -> dict[str, Any]:
     return {
-        "value": a.value("auc") - b.value("auc"),
-        "uncertainty_uncorrelated": math.hypot(a.error("auc"), b.error("auc")),
+        "rejection": [finite_or_none(v) for v in r.rejection],
+        "band_low": [finite_or_none(v) for v in r.rejection_band[0]],
+        "band_high": [finite_or_none(v) for v in r.rejection_band[1]],
     }
 
 
-def _retrain(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
-    pairs = [(f"autopruner_h{p}", f"retrained_h{p}") for p in settings.hidden_budgets_percent]
-    ref = store["unpruned"]
-    result: dict[str, Any] = {"pairs": {}}
-    for auto, retrained in pairs:
-        a, r = store[auto], store[retrained]
-        result["pairs"][retrained] = {
-            "autopruner": _summary_entry(a),
-            "retrained": _summary_entry(r),
-            "auc_autopruner_minus_retrained": _auc_difference(a, r),
+def common(settings: MLSettings, store: ModelStore) -> dict[str, Any]:
+    return {
+        "seeds": settings.seeds,
+        "confidence_level": settings.confidence_level,
+        "bootstrap_samples": settings.bootstrap_samples,
+        "bootstrap_unit": "event",
+        "sample": store.sample(),
+        "metrics": metric_keys(settings),
+        "metric_labels": metric_labels(settings),
+        "family_labels": dict(MODEL_FAMILY_LABELS),
+        "eps_s_grid": [round(float(v), 6) for v in EPS_S_GRID],
+    }
+
+
+def extreme_hidden(settings: MLSettings) -> list[tuple[BudgetUnit, int]]:
+    """The tightest and loosest hidden-node budget (and the tightest multiplication budget):
+    what the per-setting figures show, so they stay readable for any grid."""
+    out: list[tuple[BudgetUnit, int]] = []
+    if settings.hidden_budgets_percent:
+        hidden = sorted(settings.hidden_budgets_percent)
+        out += [("hidden", p) for p in dict.fromkeys([hidden[0], hidden[-1]])]
+    if settings.multiplication_budgets_percent and len(out) < 2:
+        out.append(("multiplications", min(settings.multiplication_budgets_percent)))
+    return out
+
+
+# --- studies ------------------------------------------------------------------------------------
+
+
+def compute_baseline(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
+    runs = replicas(store, UNPRUNED)
+    first = runs[0]
+    fit = first.history["fits"][0]
+    records = [h for h in fit["history"] if h["phase"] != "init"]
+    payload = {
+        **common(settings, store),
+        "models": [r.name for r in runs],
+        "per_seed": {r.name: model_entry(r, keys) for r in runs},
+        "summary": {k: seed_summary([r.value(k) for r in runs]) for k in keys},
+        "seed_differences": {
+            r.name: {k: paired_over_seeds([(r, first)], k, settings.confidence_level) for k in keys}
+            for r in runs[1:]
+        },
+        "roc": {r.name: roc_entry(r) for r in runs},
+        "loss": {
+            "epoch": [h["epoch"] for h in records],
+            "train_loss": [h["train_loss"] for h in records],
+            "val_loss": [h["val_loss"] for h in records],
+            "best_step": fit["best_step"],
+            "steps_per_epoch": fit["steps_per_epoch"],
+        },
+    }
+    return payload
+
+
+def _method_table(
+    settings: MLSettings,
+    store: ModelStore,
+    budgets: Sequence[tuple[BudgetUnit, int]],
+    gauge: bool = True,
+) -> dict[str, Any]:
+    keys = metric_keys(settings)
+    unpruned = replicas(store, UNPRUNED)
+    table: dict[str, Any] = {}
+    for unit, value in budgets:
+        token = budget_token(unit, value)
+        ref_runs = None
+        if REFERENCE_METHOD in settings.methods:
+            ref_runs = replicas(store, model_name(REFERENCE_METHOD, unit, value, gauge_decay=gauge))
+        methods = {}
+        for method in settings.methods:
+            runs = replicas(store, model_name(method, unit, value, gauge_decay=gauge))
+            reference = ref_runs if method != REFERENCE_METHOD else None
+            methods[method] = group_summary(
+                runs, keys, unpruned, settings.confidence_level, reference, settings.auc_margin
+            )
+        table[token] = {
+            "unit": unit,
+            "value": value,
+            "label": setting_label(unit, value),
+            "methods": methods,
         }
-    nodes = [store[a].metrics["hidden_nodes"] for a, _ in pairs]
-    plots.points_with_errors(
-        out / "retrain_auc.png",
-        [
-            (
-                "AutoPruner (pruned during training)",
-                nodes,
-                [store[a].value("auc") for a, _ in pairs],
-                [store[a].error("auc") for a, _ in pairs],
-            ),
-            (
-                "same layout, retrained from scratch",
-                nodes,
-                [store[r].value("auc") for _, r in pairs],
-                [store[r].error("auc") for _, r in pairs],
-            ),
-        ],
-        "Hidden nodes kept",
-        "ROC AUC (test)",
-        reference=("unpruned", ref.value("auc"), ref.error("auc")),
-    )
-    roc_with_ratio(
-        out / "retrain_roc.png",
-        [("unpruned", ref.rejection)] + [(n, store[n].rejection) for pair in pairs for n in pair],
-        "unpruned",
-    )
-    return result
+    return table
 
 
-def _ptr(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
-    pairs = [(f"autopruner_h{p}", f"ptr_h{p}") for p in settings.hidden_budgets_percent]
-    ref = store["unpruned"]
-    result: dict[str, Any] = {"pairs": {}}
-    for auto, ptr in pairs:
-        a, b = store[auto], store[ptr]
-        result["pairs"][ptr] = {
-            "autopruner": {**_summary_entry(a), "wall_time_s": a.metrics["timing"]["wall_time_s"]},
-            "ptr": {
-                **_summary_entry(b),
-                "wall_time_s": b.metrics["timing"]["wall_time_s"],
-                "steps": b.metrics.get("ptr_steps"),
-            },
-            "auc_autopruner_minus_ptr": _auc_difference(a, b),
-            "jet_pass_ratio_autopruner_over_ptr": a.metrics["training"]["jet_passes"]
-            / b.metrics["training"]["jet_passes"],
-            "wall_time_ratio_autopruner_over_ptr": a.metrics["timing"]["wall_time_s"]
-            / max(b.metrics["timing"]["wall_time_s"], 1e-9),
+def compute_methods(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
+    unpruned = replicas(store, UNPRUNED)
+    table = _method_table(settings, store, settings.budgets())
+    points = []
+    for token, entry in table.items():
+        for method, summary in entry["methods"].items():
+            point = {
+                "setting": token,
+                "method": method,
+                "jet_passes": summary["cost"]["jet_passes"]["mean"],
+                "multiplications": summary["multiplications"]["mean"],
+            }
+            for k in keys:
+                point[k] = summary["metrics"][k]["mean"]
+                point[f"{k}_vs_unpruned"] = summary["vs_unpruned"][k]["mean"]
+            points.append(point)
+    fronts = {
+        cost: {
+            k: [
+                points[i]["setting"] + "/" + points[i]["method"]
+                for i in pareto_front(points, k, cost)
+            ]
+            for k in keys
         }
-    nodes = [store[a].metrics["hidden_nodes"] for a, _ in pairs]
-    plots.points_with_errors(
-        out / "ptr_comparison.png",
-        [
-            (
-                "AutoPruner",
-                nodes,
-                [store[a].value("auc") for a, _ in pairs],
-                [store[a].error("auc") for a, _ in pairs],
-            ),
-            (
-                "prune/train/repeat (L1)",
-                nodes,
-                [store[b].value("auc") for _, b in pairs],
-                [store[b].error("auc") for _, b in pairs],
-            ),
-        ],
-        "Hidden nodes kept",
-        "ROC AUC (test)",
-        reference=("unpruned", ref.value("auc"), ref.error("auc")),
-        second=(
-            "Training cost (jet passes)",
-            [
-                (
-                    "AutoPruner",
-                    nodes,
-                    [store[a].metrics["training"]["jet_passes"] for a, _ in pairs],
-                ),
-                (
-                    "prune/train/repeat",
-                    nodes,
-                    [store[b].metrics["training"]["jet_passes"] for _, b in pairs],
-                ),
-            ],
-        ),
-        logy_second=True,
-    )
-    roc_with_ratio(
-        out / "ptr_roc.png",
-        [("unpruned", ref.rejection)] + [(n, store[n].rejection) for pair in pairs for n in pair],
-        "unpruned",
-    )
-    return result
-
-
-def _jaccard(a: list[str], b: list[str]) -> float:
-    return len(set(a) & set(b)) / len(set(a) | set(b))
-
-
-def _stability(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
-    replicas = range(settings.stability_seeds)
-
-    def names(base: str) -> list[str]:
-        return [base if i == 0 else f"{base}_seed{i}" for i in replicas]
-
-    result: dict[str, Any] = {"seeds": settings.stability_seeds, "hidden": {}, "inputs": {}}
-    labels, aucs = [], []
-    allocation_series = []
-    for p in settings.hidden_budgets_percent:
-        base = f"autopruner_h{p}"
-        runs = [store[n] for n in names(base)]
-        auc = np.array([r.value("auc") for r in runs])
-        alloc = np.array([r.metrics["nodes_per_layer"] for r in runs], dtype=float)
-        result["hidden"][base] = {
-            "auc": auc.tolist(),
-            "auc_mean": float(auc.mean()),
-            "auc_std": float(auc.std(ddof=1)),
-            "auc_bootstrap_uncertainty_mean": float(np.mean([r.error("auc") for r in runs])),
-            "nodes_per_layer": alloc.astype(int).tolist(),
-            "nodes_per_layer_mean": alloc.mean(axis=0).tolist(),
-            "nodes_per_layer_std": alloc.std(axis=0, ddof=1).tolist(),
+        for cost in ("jet_passes", "multiplications")
+    }
+    reach: dict[str, Any] = {}
+    for method in settings.methods:
+        reach[method] = {
+            token: {
+                "reaches_unpruned_auc": entry["methods"][method]["reaches_unpruned_auc"],
+                "jet_passes": entry["methods"][method]["cost"]["jet_passes"]["mean"],
+            }
+            for token, entry in table.items()
         }
-        labels.append(base)
-        aucs.append(auc.tolist())
-        allocation_series.append(
-            (base, alloc.mean(axis=0).tolist(), alloc.std(axis=0, ddof=1).tolist())
-        )
-    all_features = store["unpruned"].history["feature_names_all"]
-    frequency_columns, frequency = [], []
+    cheapest: dict[str, Any] = {}
+    for token, entry in table.items():
+        reaching = [
+            (s["cost"]["jet_passes"]["mean"], m)
+            for m, s in entry["methods"].items()
+            if s["reaches_unpruned_auc"]
+        ]
+        cheapest[token] = min(reaching)[1] if reaching else None
+    return {
+        **common(settings, store),
+        "reference": UNPRUNED,
+        "reference_method": REFERENCE_METHOD if REFERENCE_METHOD in settings.methods else None,
+        "auc_margin": settings.auc_margin,
+        "methods": list(settings.methods),
+        "unpruned": {
+            "models": [r.name for r in unpruned],
+            "metrics": {k: seed_summary([r.value(k) for r in unpruned]) for k in keys},
+            "multiplications": unpruned[0].metrics.multiplications,
+            "jet_passes": seed_summary([float(r.metrics.training.jet_passes) for r in unpruned]),
+        },
+        "settings": table,
+        "points": points,
+        "pareto_fronts": fronts,
+        "cost_to_reach_unpruned_auc": reach,
+        "cheapest_reaching_unpruned_auc": cheapest,
+    }
+
+
+def compute_regularisation(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
+    budgets: list[tuple[BudgetUnit, int]] = [("hidden", p) for p in settings.without_gauge_decay]
+    with_gauge = _method_table(settings, store, budgets, gauge=True)
+    without = _method_table(settings, store, budgets, gauge=False)
+    effect: dict[str, Any] = {}
+    for unit, value in budgets:
+        token = budget_token(unit, value)
+        effect[token] = {
+            method: {
+                k: paired_over_seeds(
+                    list(
+                        zip(
+                            replicas(store, model_name(method, unit, value)),
+                            replicas(store, model_name(method, unit, value, gauge_decay=False)),
+                            strict=True,
+                        )
+                    ),
+                    k,
+                    settings.confidence_level,
+                )
+                for k in keys
+            }
+            for method in settings.methods
+        }
+    return {
+        **common(settings, store),
+        "gauge_decay": settings.schedule.gauge_decay,
+        "methods": list(settings.methods),
+        "with_gauge_decay": with_gauge,
+        "without_gauge_decay": without,
+        "with_minus_without": effect,
+    }
+
+
+def _ranking(runs: list[ModelResult]) -> list[str]:
+    """Features by mean decision score over seeds (highest first); ties by name."""
+    scores: dict[str, float] = {}
+    for r in runs:
+        for name, value in r.history["details"].get("feature_scores", {}).items():
+            scores[name] = scores.get(name, 0.0) + float(value) / len(runs)
+    return sorted(scores, key=lambda n: (-scores[n], n))
+
+
+def compute_inputs(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
+    budgets: list[tuple[BudgetUnit, int]] = [("inputs", k) for k in settings.input_budgets]
+    table = _method_table(settings, store, budgets)
+    features = list(store.test.feature_names)
+    selections: dict[str, Any] = {}
+    rankings: dict[str, Any] = {}
+    layouts = {"A": list(settings.training.hidden_layout)}
+    if settings.alt_hidden_layout is not None and REFERENCE_METHOD in settings.methods:
+        layouts["B"] = list(settings.alt_hidden_layout)
     for k in settings.input_budgets:
-        base = f"autopruner_in{k}"
-        runs = [store[n] for n in names(base)]
-        selected = [r.metrics["feature_names"] for r in runs]
-        auc = np.array([r.value("auc") for r in runs])
-        pairs = [_jaccard(a, b) for a, b in itertools.combinations(selected, 2)]
-        result["inputs"][base] = {
-            "selected": selected,
-            "mean_pairwise_jaccard": float(np.mean(pairs)),
-            "selected_by_all_seeds": sorted(
-                set.intersection(*map(set, selected)), key=all_features.index
-            ),
-            "auc": auc.tolist(),
-            "auc_mean": float(auc.mean()),
-            "auc_std": float(auc.std(ddof=1)),
+        token = budget_token("inputs", k)
+        selections[token] = {}
+        rankings[token] = {}
+        for method in settings.methods:
+            runs = replicas(store, model_name(method, "inputs", k))
+            selections[token][method] = {r.name: list(r.metrics.feature_names) for r in runs}
+            rankings[token][method] = _ranking(runs)
+        if "B" in layouts:
+            runs = replicas(
+                store, model_name(REFERENCE_METHOD, "inputs", k, alternative_layout=True)
+            )
+            selections[token][f"{REFERENCE_METHOD}_alt"] = {
+                r.name: list(r.metrics.feature_names) for r in runs
+            }
+            rankings[token][f"{REFERENCE_METHOD}_alt"] = _ranking(runs)
+    unpruned = replicas(store, UNPRUNED)
+    return {
+        **common(settings, store),
+        "budgets": list(settings.input_budgets),
+        "methods": list(settings.methods),
+        "layouts": layouts,
+        "features": features,
+        "unpruned": {k: seed_summary([r.value(k) for r in unpruned]) for k in keys},
+        "settings": table,
+        "selections": selections,
+        "rankings": rankings,
+    }
+
+
+def compute_hidden(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
+    budgets = [(u, v) for u, v in settings.budgets() if u != "inputs"]
+    table = _method_table(settings, store, budgets)
+    shown = extreme_hidden(settings)
+    gates: dict[str, Any] = {}
+    if REFERENCE_METHOD in settings.methods:
+        for unit, value in shown:
+            r = store[model_name(REFERENCE_METHOD, unit, value)]
+            fit = r.history["fits"][0]
+            details = r.history["details"]
+            schedule = details["schedule"]["optimiser_steps"]
+            warmup = schedule["warmup"]
+            step_len = schedule["pruning_step"]
+            n_steps = schedule["pruning"] // max(step_len, 1)
+            gates[budget_token(unit, value)] = {
+                "model": r.name,
+                "steps": [h["step"] for h in fit["history"]],
+                "values": [h["gates"]["hidden"] for h in fit["history"]],
+                "pruning_step_starts": [warmup + j * step_len for j in range(n_steps)],
+                "commit_step": warmup + n_steps * step_len,
+                "snap_step": details["snap"]["step"],
+                "steps_per_epoch": details["schedule"]["steps_per_epoch"],
+                "gate_dynamics": details["gate_dynamics"]["hidden"],
+                "snap": details["snap"],
+            }
+    allocation: dict[str, Any] = {}
+    for unit, value in budgets:
+        token = budget_token(unit, value)
+        allocation[token] = {}
+        for method in settings.methods:
+            runs = replicas(store, model_name(method, unit, value))
+            per_seed = np.array([r.metrics.nodes_per_layer for r in runs], dtype=float)
+            allocation[token][method] = {
+                "values": per_seed.astype(int).tolist(),
+                "mean": per_seed.mean(axis=0).tolist(),
+                "seed_spread": per_seed.std(axis=0, ddof=1).tolist() if len(runs) > 1 else None,
+            }
+    first_unpruned = store[UNPRUNED]
+    losses: dict[str, Any] = {UNPRUNED: loss_trace(first_unpruned)}
+    rocs: dict[str, Any] = {}
+    for unit, value in shown:
+        token = budget_token(unit, value)
+        losses[token] = {m: loss_trace(store[model_name(m, unit, value)]) for m in settings.methods}
+        rocs[token] = {UNPRUNED: roc_entry(first_unpruned)}
+        rocs[token].update(
+            {m: roc_entry(store[model_name(m, unit, value)]) for m in settings.methods}
+        )
+    return {
+        **common(settings, store),
+        "methods": list(settings.methods),
+        "hidden_layout": list(settings.training.hidden_layout),
+        "shown": [budget_token(u, v) for u, v in shown],
+        "setting_labels": {budget_token(u, v): setting_label(u, v) for u, v in budgets},
+        "settings": table,
+        "gates": gates,
+        "allocation": allocation,
+        "loss": losses,
+        "roc": rocs,
+        "metrics_of": keys,
+    }
+
+
+def compute_retrain(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
+    unpruned = replicas(store, UNPRUNED)
+    budgets = [(u, v) for u, v in settings.budgets() if u != "inputs"]
+    pairs: dict[str, Any] = {}
+    rocs: dict[str, Any] = {}
+    for unit, value in budgets:
+        token = budget_token(unit, value)
+        auto = replicas(store, model_name(REFERENCE_METHOD, unit, value))
+        retrained = replicas(store, model_name(RETRAINED, unit, value))
+        pairs[token] = {
+            "label": setting_label(unit, value),
+            "autopruner": group_summary(auto, keys, unpruned, settings.confidence_level),
+            "retrained": group_summary(retrained, keys, unpruned, settings.confidence_level),
+            "autopruner_minus_retrained": {
+                k: paired_over_seeds(
+                    list(zip(auto, retrained, strict=True)), k, settings.confidence_level
+                )
+                for k in keys
+            },
         }
-        labels.append(base)
-        aucs.append(auc.tolist())
-        frequency_columns.append(f"k={k}")
-        frequency.append([sum(f in s for s in selected) / len(selected) for f in all_features])
-    plots.spread(
-        out / "stability_auc.png",
-        labels,
-        aucs,
-        "ROC AUC (test)",
-        ("unpruned", store["unpruned"].value("auc")),
-    )
-    plots.grouped_bars(
-        out / "stability_allocation.png",
-        [f"layer {i + 1}" for i in range(len(settings.training.hidden_layout))],
-        allocation_series,
-        f"Nodes kept (mean $\\pm$ std over {settings.stability_seeds} seeds)",
-        "Hidden layer",
-    )
-    matrix = np.array(frequency).T
-    order = np.argsort(-matrix.sum(axis=1), kind="stable")
-    plots.selection_matrix(
-        out / "stability_features.png",
-        [all_features[i] for i in order],
-        frequency_columns,
-        matrix[order],
-        "fraction of seeds selecting",
-    )
-    return result
+    for shown_unit, shown_value in extreme_hidden(settings):
+        token = budget_token(shown_unit, shown_value)
+        rocs[token] = {
+            UNPRUNED: roc_entry(unpruned[0]),
+            REFERENCE_METHOD: roc_entry(
+                store[model_name(REFERENCE_METHOD, shown_unit, shown_value)]
+            ),
+            RETRAINED: roc_entry(store[model_name(RETRAINED, shown_unit, shown_value)]),
+        }
+    return {
+        **common(settings, store),
+        "unpruned": {k: seed_summary([r.value(k) for r in unpruned]) for k in keys},
+        "settings": pairs,
+        "roc": rocs,
+    }
 
 
-def _summary(settings: MLSettings, store: ModelStore, out: Path) -> dict[str, Any]:
+def compute_stability(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
+    unpruned = replicas(store, UNPRUNED)
+    spread: dict[str, Any] = {}
+    for unit, value in settings.budgets():
+        token = budget_token(unit, value)
+        runs = replicas(store, model_name(REFERENCE_METHOD, unit, value))
+        spread[token] = {
+            "label": setting_label(unit, value),
+            "metrics": {k: seed_summary([r.value(k) for r in runs]) for k in keys},
+            "bootstrap_uncertainty_mean": {
+                k: float(np.mean([r.boot.summary(k)["uncertainty"] or 0.0 for r in runs]))
+                for k in keys
+            },
+        }
+    allocation: dict[str, Any] = {}
+    for percent in settings.hidden_budgets_percent:
+        runs = replicas(store, model_name(REFERENCE_METHOD, "hidden", percent))
+        per_seed = np.array([r.metrics.nodes_per_layer for r in runs], dtype=float)
+        allocation[budget_token("hidden", percent)] = {
+            "values": per_seed.astype(int).tolist(),
+            "mean": per_seed.mean(axis=0).tolist(),
+            "seed_spread": per_seed.std(axis=0, ddof=1).tolist(),
+        }
+    features = list(store.test.feature_names)
+    frequency: dict[str, Any] = {}
+    layouts: dict[str, Any] = {}
+    for k in settings.input_budgets:
+        token = budget_token("inputs", k)
+        runs_a = replicas(store, model_name(REFERENCE_METHOD, "inputs", k))
+        frequency[token] = {
+            f: sum(f in r.metrics.feature_names for r in runs_a) / len(runs_a) for f in features
+        }
+        if settings.alt_hidden_layout is None:
+            continue
+        runs_b = replicas(store, model_name(REFERENCE_METHOD, "inputs", k, alternative_layout=True))
+        scores_a = [r.history["details"]["feature_scores"] for r in runs_a]
+        scores_b = [r.history["details"]["feature_scores"] for r in runs_b]
+        selected_a = [list(r.metrics.feature_names) for r in runs_a]
+        selected_b = [list(r.metrics.feature_names) for r in runs_b]
+        layouts[token] = {
+            "layout_a": list(settings.training.hidden_layout),
+            "layout_b": list(settings.alt_hidden_layout),
+            "ranking_spearman": agreement.layout_agreement(scores_a, scores_b, agreement.spearman),
+            "selection_jaccard": agreement.layout_agreement(
+                selected_a, selected_b, agreement.jaccard
+            ),
+        }
+    return {
+        **common(settings, store),
+        "unpruned": {k: seed_summary([r.value(k) for r in unpruned]) for k in keys},
+        "autopruner": spread,
+        "allocation": allocation,
+        "hidden_layout": list(settings.training.hidden_layout),
+        "features": features,
+        "selection_frequency": frequency,
+        "layouts": layouts,
+    }
+
+
+def compute_summary(settings: MLSettings, store: ModelStore) -> Payload:
+    keys = metric_keys(settings)
     rows = []
-    for name in model_names(settings):
-        m = store[name].metrics
+    for name in study_models(settings, "summary"):
+        r = store[name]
+        m = r.metrics
         row: dict[str, Any] = {
             "model": name,
-            "kind": m["kind"],
-            "inputs": m["inputs"],
-            "nodes_per_layer": "-".join(map(str, m["nodes_per_layer"])),
-            "hidden_nodes": m["hidden_nodes"],
-            "multiplications": m["multiplications"],
-            "parameters": m["parameters"],
-            "auc": m["test"]["auc"]["value"],
-            "auc_unc": m["test"]["auc"]["uncertainty"],
+            "family": m.family,
+            "budget": r.parsed.setting,
+            "seed_replica": m.replica,
+            "gauge_decay": m.gauge_decay,
+            "inputs": m.inputs,
+            "nodes_per_layer": "-".join(map(str, m.nodes_per_layer)),
+            "hidden_nodes": m.hidden_nodes,
+            "multiplications": m.multiplications,
+            "parameters": m.parameters,
         }
-        for eff in settings.signal_efficiencies:
-            key = efficiency_key(eff)
-            row[key] = m["test"][key]["value"]
-            row[f"{key}_unc"] = m["test"][key]["uncertainty"]
-        row["epochs"] = m["training"]["epochs"]
-        row["jet_passes"] = m["training"]["jet_passes"]
-        row["wall_time_s"] = m["timing"]["wall_time_s"]
+        for k in keys:
+            summary = r.boot.summary(k)
+            row[k] = summary["value"]
+            row[f"{k}_unc"] = summary["uncertainty"]
+        row["epochs"] = m.training.epochs
+        row["jet_passes"] = m.training.jet_passes
+        row["wall_time_s"] = m.wall_time_s
         rows.append(row)
-    table = pd.DataFrame(rows)
+    table = _method_table(settings, store, settings.budgets())
+    rocs: dict[str, Any] = {}
+    for unit, value in extreme_hidden(settings):
+        token = budget_token(unit, value)
+        rocs[token] = {UNPRUNED: roc_entry(store[UNPRUNED])}
+        rocs[token].update(
+            {m: roc_entry(store[model_name(m, unit, value)]) for m in settings.methods}
+        )
+    # Wall time (not reproducible, so only here: summary.csv/md, never in a study JSON).
+    wall: dict[str, float] = {}
+    for row in rows:
+        if row["budget"] and row["gauge_decay"] and "_alt" not in row["budget"]:
+            key = f"{row['budget']}/{row['family']}"
+            wall[key] = wall.get(key, 0.0) + row["wall_time_s"] / settings.seeds
+    unpruned = replicas(store, UNPRUNED)
+    return {
+        **common(settings, store),
+        "rows": rows,
+        "auc_margin": settings.auc_margin,
+        "wall_time_s": wall,
+        "settings": table,
+        "unpruned": {k: seed_summary([r.value(k) for r in unpruned]) for k in keys},
+        "roc": rocs,
+        "csv": _csv(rows),
+    }
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    table.to_csv(
-        buffer, index=False, float_format="%.6g", quoting=csv.QUOTE_MINIMAL, lineterminator="\n"
-    )
-    write_text_atomic(out / "summary.csv", buffer.getvalue())
-    shown = table.copy()
-    shown["auc"] = [
-        f"{v:.4f} ± {u:.4f}" for v, u in zip(table["auc"], table["auc_unc"], strict=True)
-    ]
-    for eff in settings.signal_efficiencies:
-        key = efficiency_key(eff)
-        shown[key] = [
-            "inf" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f} ± {u:.1f}"
-            for v, u in zip(table[key], table[f"{key}_unc"].fillna(0.0), strict=True)
-        ]
-        shown = shown.drop(columns=f"{key}_unc")
-    shown = shown.drop(columns="auc_unc").rename(
-        columns={
-            efficiency_key(e): f"1/eps_B @ eps_S={round(e * 100)}%"
-            for e in settings.signal_efficiencies
-        }
-    )
-    markdown = (
-        "# ML summary: all trained taggers (test split)\n\n"
-        "Uncertainties: bootstrap standard deviation over test jets. `wall_time_s` is the only column "
-        "that differs between identical runs.\n\n" + shown.to_markdown(index=False) + "\n"
-        f"\n<!-- provenance: {json.dumps(store.provenance, sort_keys=True)} -->\n"
-    )
-    write_text_atomic(out / "summary.md", markdown)
-    core = ["unpruned"] + [
-        f"{kind}_h{p}"
-        for p in settings.hidden_budgets_percent
-        for kind in ("autopruner", "retrained", "ptr")
-    ]
-    roc_with_ratio(out / "roc_all.png", [(n, store[n].rejection) for n in core], "unpruned")
-    return {"rows": rows}
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: (
+                    f"{v:.6g}"
+                    if isinstance(v, float) and math.isfinite(v)
+                    else ("" if v is None else v)
+                )
+                for k, v in row.items()
+            }
+        )
+    return buffer.getvalue()
 
 
-_STUDIES = {
-    "baseline": _baseline,
-    "inputs": _inputs,
-    "hidden": _hidden,
-    "retrain": _retrain,
-    "ptr": _ptr,
-    "stability": _stability,
-    "summary": _summary,
+COMPUTE: dict[str, Callable[[MLSettings, ModelStore], Payload]] = {
+    "baseline": compute_baseline,
+    "methods": compute_methods,
+    "regularisation": compute_regularisation,
+    "inputs": compute_inputs,
+    "hidden": compute_hidden,
+    "retrain": compute_retrain,
+    "stability": compute_stability,
+    "summary": compute_summary,
 }

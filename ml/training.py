@@ -1,17 +1,25 @@
-"""The training loop shared by plain, AutoPruner, retrained and prune/train/repeat models.
+"""The training loop every model shares, with a plain and a pruning variant.
 
 Weighted BCE-with-logits (per-jet weights, normalised by their sum), Adam, mini-batches in a
-seeded random order. Plain training stops early on the validation loss and restores the best
-epoch. AutoPruner training runs warm-up, pruning steps and settling without early stopping (the
-validation loss is expected to rise at each pruning step) and ends with the snap; the extracted
-network is then fine-tuned as a plain training. On CPU the result is bitwise reproducible for a
-seed and thread count.
+seeded random order; on CPU bitwise reproducible for a seed and thread count.
+
+:func:`train_loop` runs epochs of optimiser steps and asks a :class:`TrainingHooks` object what
+to add at each step (a pruner gradient, a penalty, a mask) and when to stop. :class:`PlainHooks`
+is plain training with early stopping on the validation loss (the best epoch is restored);
+pruning methods subclass it with a schedule counted in optimiser steps and checkpoints between
+epoch ends.
+
+A non-finite loss, or non-finite weights at a checkpoint, stop the training at once with
+:class:`TrainingDivergedError` (a diverged network must never be saved and scored).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +28,16 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from deeppp import DeepppError
 from deeppp.metrics import weighted_auc
-from ml.autopruner import PrunerSchedule, SnapReport
 from ml.gates import GatedTagger
-from ml.settings import TrainingSettings
+from ml.settings import MLConfigError, TrainingSettings
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDivergedError(DeepppError):
+    """The loss or the weights became NaN or infinite; the message says where."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -31,8 +45,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from ml.settings import MLConfigError
-
         raise MLConfigError("ml.device: cuda requested but no CUDA device is available")
     return torch.device(name)
 
@@ -58,6 +70,9 @@ class Tensors:
     def to(self, device: torch.device) -> Tensors:
         return Tensors(self.x.to(device), self.y.to(device), self.w.to(device))
 
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
 
 def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     per_jet = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
@@ -66,207 +81,371 @@ def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tens
 
 @dataclass
 class FitResult:
-    """Per-epoch history, a finer classifier-loss trace, and the cost of the training."""
+    """Checkpoint history, a finer classifier-loss trace, and what the training cost."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
     loss_trace: list[tuple[float, float]] = field(default_factory=list)
-    epochs_run: int = 0
-    best_epoch: int = -1
-    snap: SnapReport | None = None
-    wall_time_s: float = 0.0
     train_jets: int = 0
-    #: Wall time of each epoch's training steps (not written to files: it is not reproducible).
-    epoch_seconds: list[float] = field(default_factory=list)
-    epoch_phases: list[str] = field(default_factory=list)
+    steps_per_epoch: int = 1
+    optimiser_steps: int = 0
+    #: Jets pushed forward and backward through the network: the deterministic cost measure.
+    jet_passes: int = 0
+    best_step: int = -1
+    stopped: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+    #: Wall time and step count per phase (not written to files: not reproducible).
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    phase_steps: dict[str, int] = field(default_factory=dict)
 
     @property
-    def jet_passes(self) -> int:
-        """Jets pushed forward and backward through the network: the deterministic cost measure."""
-        return self.epochs_run * self.train_jets
+    def epochs(self) -> float:
+        """Training jets seen, in units of the training split."""
+        return self.jet_passes / max(self.train_jets, 1)
+
+    def record(self) -> dict[str, Any]:
+        """The reproducible part, as written to ``history.json``."""
+        return {
+            "history": self.history,
+            "loss_trace": self.loss_trace,
+            "train_jets": self.train_jets,
+            "steps_per_epoch": self.steps_per_epoch,
+            "optimiser_steps": self.optimiser_steps,
+            "jet_passes": self.jet_passes,
+            "best_step": self.best_step,
+            "stopped": self.stopped,
+            "details": self.details,
+        }
 
 
 def _round(values: torch.Tensor) -> list[float]:
     return [float(f"{v:.6g}") for v in values.detach().cpu().tolist()]
 
 
-def _gate_snapshot(net: GatedTagger) -> dict[str, Any]:
+def gate_snapshot(net: GatedTagger) -> dict[str, Any]:
+    """Current (deterministic) gate values per group and layer, for the history."""
     out: dict[str, Any] = {}
     if net.input_gate is not None:
-        out["inputs"] = [_round(net.input_gate.values())]
+        out["inputs"] = [_round(net.input_gate.reference_values())]
     if net.hidden_gate is not None:
         out["hidden"] = [_round(v) for v in net.hidden_gate.layer_values()]
     return out
 
 
-def evaluate(
-    net: GatedTagger, data: Tensors, batch: int = 65536
-) -> tuple[float, float, np.ndarray]:
-    """Weighted validation loss, weighted AUC and the logits."""
+def network_logits(net: GatedTagger, x: torch.Tensor, batch: int = 65536) -> torch.Tensor:
+    """Logits in evaluation mode (deterministic gates), in batches."""
+    was_training = net.training
     net.eval()
     with torch.no_grad():
-        logits = torch.cat([net(data.x[i : i + batch]) for i in range(0, len(data.y), batch)])
-        loss = float(weighted_bce(logits, data.y, data.w))
-    net.train()
-    scores = logits.cpu().numpy()
-    auc = weighted_auc(data.y.cpu().numpy(), scores, data.w.cpu().numpy())
-    return loss, auc, scores
+        logits = torch.cat([net(x[i : i + batch]) for i in range(0, x.shape[0], batch)])
+    net.train(was_training)
+    return logits
 
 
-def fit(
+def evaluate(net: GatedTagger, data: Tensors) -> tuple[float, float]:
+    """Weighted loss and weighted AUC; a non-finite output is a diverged network."""
+    logits = network_logits(net, data.x)
+    loss = float(weighted_bce(logits, data.y, data.w))
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(
+            "validation loss is not finite: the network diverged "
+            "(lower ml.learning_rate or the pruner strength)"
+        )
+    auc = weighted_auc(data.y.cpu().numpy(), logits.cpu().numpy(), data.w.cpu().numpy())
+    return loss, auc
+
+
+class TrainingHooks:
+    """What a training adds to the plain loop. The base class is plain training with early
+    stopping on the validation loss; pruning methods override the step hooks."""
+
+    #: Early stopping on the validation loss and restoring the best checkpoint.
+    early_stopping = True
+    #: The starting network is a candidate for the best checkpoint (fine-tuning, retraining).
+    keep_start = False
+
+    def __init__(self, gauge_layers: Sequence[int] = (), gauge_decay: float = 0.0) -> None:
+        #: Indices of the Linear layers whose weights get the gauge decay (the weights that
+        #: follow a prunable unit), and its strength.
+        self.gauge_layers = frozenset(gauge_layers)
+        self.gauge_decay = gauge_decay
+        self.net: GatedTagger | None = None
+        self.optimiser: torch.optim.Optimizer | None = None
+
+    def param_groups(self, net: GatedTagger, settings: TrainingSettings) -> list[dict[str, Any]]:
+        """Adam parameter groups: weights (weight decay), biases, gauge-decayed weights."""
+        layers = net.dense_layers
+        return [
+            {
+                "params": [m.weight for i, m in enumerate(layers) if i not in self.gauge_layers],
+                "weight_decay": settings.weight_decay,
+            },
+            {"params": [m.bias for m in layers], "weight_decay": 0.0},
+            {
+                "params": [m.weight for i, m in enumerate(layers) if i in self.gauge_layers],
+                "weight_decay": settings.weight_decay + self.gauge_decay,
+            },
+        ]
+
+    def set_gauge_decay(self, value: float, settings: TrainingSettings) -> None:
+        assert self.optimiser is not None
+        self.optimiser.param_groups[2]["weight_decay"] = settings.weight_decay + value
+
+    def start(self, net: GatedTagger, optimiser: torch.optim.Optimizer) -> None:
+        self.net, self.optimiser = net, optimiser
+
+    def step_limit(self) -> int | None:
+        """Stop after this many optimiser steps (None: epochs decide)."""
+        return None
+
+    def phase(self, step: int) -> str:
+        return "train"
+
+    def before_step(self, step: int) -> None:
+        """Before the forward pass of optimiser step ``step`` (0-based)."""
+
+    def extra_loss(self, step: int) -> torch.Tensor | None:
+        """A term added to the classifier loss (autograd), e.g. a penalty on gate parameters."""
+        return None
+
+    def zero_grad(self) -> None:
+        """Clear the gradients of parameters outside the main optimiser."""
+
+    def after_backward(self, step: int) -> None:
+        """Gradients are there; add closed-form ones here."""
+
+    def after_step(self, step: int) -> None:
+        """The main optimiser stepped; step other optimisers, apply masks, observe."""
+
+    def checkpoint_due(self, steps_done: int) -> bool:
+        """Evaluate and record after ``steps_done`` steps even if the epoch is not over."""
+        return False
+
+    def at_checkpoint(self, steps_done: int, record: dict[str, Any]) -> bool:
+        """After a checkpoint (``record`` may be extended); True stops the training."""
+        return False
+
+    def finish(self, result: FitResult) -> None:
+        """After the last step (e.g. raise when the method did not converge)."""
+
+
+class PlainHooks(TrainingHooks):
+    """Plain training (early stopping); optionally with the gauge decay on some layers, from
+    optimiser step ``gauge_from_step`` on (as AutoPruner applies it only after its warm-up: on a
+    network that has not learned yet, the strong L2 can drive it to a dead, constant output)."""
+
+    def __init__(
+        self, gauge_layers: Sequence[int] = (), gauge_decay: float = 0.0, gauge_from_step: int = 0
+    ) -> None:
+        super().__init__(gauge_layers, gauge_decay if gauge_from_step <= 0 else 0.0)
+        self.pending_gauge = gauge_decay
+        self.gauge_from_step = gauge_from_step
+        self.training: TrainingSettings | None = None
+
+    def param_groups(self, net: GatedTagger, settings: TrainingSettings) -> list[dict[str, Any]]:
+        self.training = settings
+        return super().param_groups(net, settings)
+
+    def before_step(self, step: int) -> None:
+        if step == self.gauge_from_step and step > 0 and self.gauge_layers:
+            assert self.training is not None
+            self.set_gauge_decay(self.pending_gauge, self.training)
+
+
+class EpochLoop:
+    """The loop shared by every training: epochs of seeded mini-batches, one optimiser step per
+    batch with the hooks around it, checkpoints at epoch ends and where the hooks ask, early
+    stopping for plain training."""
+
+    def __init__(
+        self,
+        net: GatedTagger,
+        train: Tensors,
+        val: Tensors,
+        settings: TrainingSettings,
+        seed: int,
+        hooks: TrainingHooks,
+        desc: str,
+    ) -> None:
+        self.net, self.train, self.val, self.settings = net, train, val, settings
+        self.hooks, self.desc = hooks, desc
+        net.to(train.x.device)
+        net.train()
+        self.steps_per_epoch = max(1, -(-len(train) // settings.batch_size))
+        self.result = FitResult(train_jets=len(train), steps_per_epoch=self.steps_per_epoch)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.optimiser = torch.optim.Adam(
+            hooks.param_groups(net, settings), lr=settings.learning_rate
+        )
+        hooks.start(net, self.optimiser)
+        self.step = 0
+        self.trace_every = max(1, self.steps_per_epoch // 10)
+        self.loss_sum, self.loss_n, self.trace_sum, self.trace_n = 0.0, 0, 0.0, 0
+
+    def optimiser_step(self, index: torch.Tensor, phase: str) -> None:
+        """One step: hooks, classifier loss (+ the hooks' term), divergence check, updates."""
+        hooks, step = self.hooks, self.step
+        started = time.perf_counter()
+        hooks.before_step(step)
+        loss = weighted_bce(self.net(self.train.x[index]), self.train.y[index], self.train.w[index])
+        extra = hooks.extra_loss(step)
+        total = loss if extra is None else loss + extra
+        self.optimiser.zero_grad(set_to_none=True)
+        hooks.zero_grad()
+        total.backward()
+        value = float(loss.detach())
+        if not math.isfinite(value) or (extra is not None and not bool(torch.isfinite(extra))):
+            raise TrainingDivergedError(
+                f"{self.desc}: non-finite loss at optimiser step {step} (epoch "
+                f"{step / self.steps_per_epoch:.2f}, phase {phase}); the training diverged: "
+                f"lower ml.learning_rate (now {self.settings.learning_rate:g})"
+            )
+        hooks.after_backward(step)
+        self.optimiser.step()
+        hooks.after_step(step)
+        self.step += 1
+        result = self.result
+        result.jet_passes += int(index.numel())
+        seconds = time.perf_counter() - started
+        result.phase_seconds[phase] = result.phase_seconds.get(phase, 0.0) + seconds
+        result.phase_steps[phase] = result.phase_steps.get(phase, 0) + 1
+        self.loss_sum += value
+        self.loss_n += 1
+        self.trace_sum += value
+        self.trace_n += 1
+
+    def trace(self, end_of_epoch: bool) -> None:
+        """About ten classifier-loss points per epoch (the bumps of the pruning steps)."""
+        if self.trace_n == self.trace_every or (end_of_epoch and self.trace_n):
+            epoch = round(self.step / self.steps_per_epoch, 6)
+            self.result.loss_trace.append((epoch, self.trace_sum / self.trace_n))
+            self.trace_sum, self.trace_n = 0.0, 0
+
+    def checkpoint(self, phase: str) -> bool:
+        """Validation metrics and gate values; returns whether the hooks stop the training."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.net.parameters()):
+            raise TrainingDivergedError(
+                f"{self.desc}: non-finite weights after {self.step} optimiser steps (the training"
+                " diverged; lower ml.learning_rate)"
+            )
+        val_loss, val_auc = evaluate(self.net, self.val)
+        record: dict[str, Any] = {
+            "step": self.step,
+            "epoch": round(self.step / self.steps_per_epoch, 6),
+            "phase": phase,
+            "train_loss": self.loss_sum / self.loss_n if self.loss_n else None,
+            "val_loss": val_loss,
+            "val_auc": val_auc,
+            "gates": gate_snapshot(self.net),
+        }
+        self.loss_sum, self.loss_n = 0.0, 0
+        stop = self.hooks.at_checkpoint(self.step, record)
+        self.result.history.append(record)
+        return stop
+
+    def run(self, max_epochs: int) -> FitResult:
+        start = time.perf_counter()
+        hooks, result, settings = self.hooks, self.result, self.settings
+        limit = hooks.step_limit()
+        epoch_limit = (
+            max_epochs if limit is None else max(max_epochs, -(-limit // self.steps_per_epoch))
+        )
+        best_loss, best_state, waited = math.inf, None, 0
+        self.checkpoint("init")
+        if hooks.early_stopping and hooks.keep_start:
+            # Retraining an already trained network: never end worse than where it started.
+            best_loss = result.history[0]["val_loss"]
+            best_state = copy.deepcopy(self.net.state_dict())
+            result.best_step = 0
+        bar = tqdm(total=epoch_limit, desc=self.desc, disable=not settings.progress, leave=False)
+        stop = False
+        for _epoch in range(epoch_limit):
+            order = torch.randperm(len(self.train), generator=self.generator).to(
+                self.train.x.device
+            )
+            checkpointed = False
+            for batch in range(self.steps_per_epoch):
+                phase = hooks.phase(self.step)
+                index = order[batch * settings.batch_size : (batch + 1) * settings.batch_size]
+                self.optimiser_step(index, phase)
+                self.trace(end_of_epoch=batch == self.steps_per_epoch - 1)
+                checkpointed = hooks.checkpoint_due(self.step)
+                if checkpointed:
+                    stop = self.checkpoint(phase)
+                if stop or (limit is not None and self.step >= limit):
+                    break
+            self.trace(end_of_epoch=True)
+            if not checkpointed and not stop:
+                stop = self.checkpoint(hooks.phase(self.step - 1))
+            record = result.history[-1]
+            bar.update()
+            bar.set_postfix(phase=record["phase"], val_auc=f"{record['val_auc']:.4f}")
+            if stop or (limit is not None and self.step >= limit):
+                break
+            if not hooks.early_stopping:
+                continue
+            if record["val_loss"] < best_loss:
+                best_loss, waited = record["val_loss"], 0
+                best_state = copy.deepcopy(self.net.state_dict())
+                result.best_step = self.step
+            else:
+                waited += 1
+                if waited >= settings.patience:
+                    result.stopped = f"early stopping after {waited} epochs without improvement"
+                    break
+        bar.close()
+        result.optimiser_steps = self.step
+        if not result.stopped:
+            reached = limit is not None and self.step >= limit
+            result.stopped = "hooks" if stop else ("step limit" if reached else "epochs")
+        hooks.finish(result)
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        else:
+            result.best_step = self.step
+        result.wall_time_s = time.perf_counter() - start
+        return result
+
+
+def train_loop(
+    net: GatedTagger,
+    train: Tensors,
+    val: Tensors,
+    settings: TrainingSettings,
+    seed: int,
+    hooks: TrainingHooks,
+    *,
+    max_epochs: int | None = None,
+    desc: str = "training",
+) -> FitResult:
+    """Train ``net`` in place with ``hooks``; ``max_epochs`` defaults to the setting (a step
+    limit of the hooks extends it)."""
+    loop = EpochLoop(net, train, val, settings, seed, hooks, desc)
+    return loop.run(max_epochs if max_epochs is not None else settings.max_epochs)
+
+
+def fit_plain(
     net: GatedTagger,
     train: Tensors,
     val: Tensors,
     settings: TrainingSettings,
     seed: int,
     *,
-    schedule: PrunerSchedule | None = None,
-    gate_learning_rate: float = 0.3,
-    gauge_decay: float = 0.0,
-    max_settle_epochs: int = 0,
     max_epochs: int | None = None,
+    gauge_layers: Sequence[int] = (),
+    gauge_decay: float = 0.0,
+    gauge_from_step: int = 0,
+    keep_start: bool = False,
     desc: str = "training",
 ) -> FitResult:
-    """Train ``net`` in place and return its history.
+    """Plain training with early stopping (optionally gauge decay on ``gauge_layers`` from
+    optimiser step ``gauge_from_step`` on; ``keep_start``: the starting network competes for
+    the best checkpoint, for fine-tuning and retraining)."""
+    hooks = PlainHooks(gauge_layers, gauge_decay, gauge_from_step)
+    hooks.keep_start = keep_start
+    return train_loop(net, train, val, settings, seed, hooks, max_epochs=max_epochs, desc=desc)
 
-    Without ``schedule``: plain training with early stopping on the validation loss (the best
-    epoch is restored). With ``schedule``: warm-up (gates inactive, i.e. plain training), pruning
-    steps and settling, ending with the snap; the fine-tuning that follows is a plain ``fit`` of
-    the extracted network (``ml.recipes.train_autopruner``).
-    """
-    start = time.perf_counter()
-    device = train.x.device
-    net.to(device)
-    net.train()
-    result = FitResult(train_jets=len(train.y))
-    generator = torch.Generator().manual_seed(seed)
-    # Weights right after a trainable gate get the pruner's gauge term during pruning (a coupled
-    # L2 via Adam's weight_decay, i.e. + gauge_decay/2 * |W|^2 in the loss): without it the
-    # network undoes a shrinking gate by growing these weights, and the gate value stops
-    # measuring how much the node matters (docs/autopruner.md).
-    gate_params = (
-        [p for p in net.gate_parameters() if p.requires_grad] if schedule is not None else []
-    )
-    after_gate: set[int] = set()
-    if net.input_gate is not None and net.input_gate.logits in gate_params:
-        after_gate.add(0)
-    if net.hidden_gate is not None and net.hidden_gate.logits in gate_params:
-        after_gate |= set(range(1, len(net.linears)))
-    param_groups: list[dict[str, Any]] = [
-        {
-            "params": [m.weight for i, m in enumerate(net.dense_layers) if i not in after_gate],
-            "weight_decay": settings.weight_decay,
-        },
-        {"params": [m.bias for m in net.dense_layers]},
-        {
-            "params": [m.weight for i, m in enumerate(net.dense_layers) if i in after_gate],
-            "weight_decay": settings.weight_decay,
-        },
-    ]
-    optimiser = torch.optim.Adam(param_groups, lr=settings.learning_rate)
-    # Plain SGD (with momentum) for the gate logits, not Adam: Adam normalises each gate's step,
-    # so every gate would fall at the same speed while the group is over budget, whatever the
-    # classifier's resistance; with SGD a gate the tagger needs falls measurably slower, and that
-    # difference is what ranks the nodes (docs/autopruner.md).
-    gate_optimiser = (
-        torch.optim.SGD(gate_params, lr=gate_learning_rate, momentum=0.9) if gate_params else None
-    )
-    for p in gate_params:
-        p.requires_grad_(False)  # gates only train once pruning starts
 
-    n_train = len(train.y)
-    steps = max(1, -(-n_train // settings.batch_size))
-    trace_every = max(1, steps // 10)
-    if schedule is None:
-        epoch_limit = max_epochs if max_epochs is not None else settings.max_epochs
-    else:
-        epoch_limit = schedule.prune_end + max_settle_epochs
-        # Warm-up is plain training: the gates join (function unchanged) when pruning starts.
-        net.deactivate_gates()
-    best_loss, best_state, waited = float("inf"), None, 0
-    val_loss, val_auc, _ = evaluate(net, val)
-    result.history.append(
-        {
-            "epoch": 0,
-            "phase": "init",
-            "train_loss": None,
-            "pruner_loss": None,
-            "val_loss": val_loss,
-            "val_auc": val_auc,
-            "gates": _gate_snapshot(net),
-        }
-    )
-    bar = tqdm(range(epoch_limit), desc=desc, disable=not settings.progress, leave=False)
-    for epoch in bar:
-        phase = schedule.phase(epoch) if schedule is not None else "train"
-        pruning = phase in ("prune", "settle")
-        if pruning:
-            net.activate_gates()
-            for p in gate_params:
-                p.requires_grad_(True)
-            optimiser.param_groups[2]["weight_decay"] = gauge_decay
-        epoch_start = time.perf_counter()
-        order = torch.randperm(n_train, generator=generator).to(device)
-        cls_sum, trace_sum, trace_n = 0.0, 0.0, 0
-        for step in range(steps):
-            index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
-            cls_loss = weighted_bce(net(train.x[index]), train.y[index], train.w[index])
-            optimiser.zero_grad(set_to_none=True)
-            if pruning:
-                gate_optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
-            cls_loss.backward()
-            if pruning:
-                # L_TOT = L_classifier + L_pruner: the pruner's gradient is added in closed form.
-                schedule.add_gradients(epoch, step / steps)  # type: ignore[union-attr]
-            optimiser.step()
-            if pruning:
-                gate_optimiser.step()  # type: ignore[union-attr]
-            value = float(cls_loss.detach())
-            cls_sum += value
-            trace_sum += value
-            trace_n += 1
-            if trace_n == trace_every or step == steps - 1:
-                result.loss_trace.append(
-                    (round(epoch + (step + 1) / steps, 6), trace_sum / trace_n)
-                )
-                trace_sum, trace_n = 0.0, 0
-        result.epoch_seconds.append(time.perf_counter() - epoch_start)
-        result.epoch_phases.append(phase)
-        pruner_value = None
-        if pruning:
-            with torch.no_grad():
-                pruner_value = float(schedule.loss(epoch, 1.0))  # type: ignore[union-attr, arg-type]
-        snap = schedule.try_snap(net, epoch, val.x) if phase == "settle" else None  # type: ignore[union-attr]
-        val_loss, val_auc, _ = evaluate(net, val)
-        result.history.append(
-            {
-                "epoch": epoch + 1,
-                "phase": "snap" if snap is not None else phase,
-                "train_loss": cls_sum / steps,
-                "pruner_loss": pruner_value,
-                "val_loss": val_loss,
-                "val_auc": val_auc,
-                "targets": schedule.targets(epoch) if schedule is not None else None,
-                "gates": _gate_snapshot(net),
-            }
-        )
-        result.epochs_run = epoch + 1
-        bar.set_postfix(phase=phase, loss=f"{cls_sum / steps:.4f}", val_auc=f"{val_auc:.4f}")
-        if snap is not None:
-            result.snap = snap
-            result.best_epoch = epoch + 1
-            break
-        if schedule is None:
-            if val_loss < best_loss:
-                best_loss, best_state, waited = val_loss, copy.deepcopy(net.state_dict()), 0
-                result.best_epoch = epoch + 1
-            else:
-                waited += 1
-                if waited >= settings.patience:
-                    break
-    bar.close()
-    if schedule is not None and result.snap is None:
-        raise schedule.failure(result.epochs_run - 1)
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    result.wall_time_s = time.perf_counter() - start
-    return result
+def scores_of(net: GatedTagger, data: Tensors) -> np.ndarray:
+    """Test-time logits as numpy (deterministic gates)."""
+    return network_logits(net, data.x).cpu().numpy()

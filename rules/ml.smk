@@ -1,7 +1,8 @@
-# ML: the FCNN tagger, the AutoPruner models, the retrained and prune/train/repeat baselines, and
-# the six studies of issue 4 (JSON + PNG under {RESULTS}/ml/), plus the summary table.
-#   snakemake --cores 2 ml                       every model and study the config asks for
-#   snakemake --cores 2 results/ml/hidden.json   one study (and the models it needs)
+# ML: the FCNN tagger, every pruning method (ml/methods/) at every budget and seed, the retrained
+# AutoPruner layouts, and the studies (JSON + PNG under {RESULTS}/ml/), plus the summary table.
+#   snakemake --cores 2 ml                        every model and study the config asks for
+#   snakemake --cores 2 results/ml/methods.json   one study (and the models it needs)
+#   python -m ml models --config config/default.yaml   the model names
 from ml.settings import MLConfigError as _MLConfigError
 from ml.settings import MLSettings as _MLSettings
 from ml.settings import model_names as _ml_model_names
@@ -23,8 +24,8 @@ ML_STUDY_DIR = f"{RESULTS}/ml"
 
 
 def ml_model_names(core_only=False):
-    """Every model the config produces (firmware rules: core_only=True leaves out seed replicas
-    and the alternative-layout input-selection models)."""
+    """Every model the config produces (firmware rules: core_only=True keeps the seed-0 model of
+    every method and budget, without seed replicas, alternative layouts and *_nogauge runs)."""
     return _ml_model_names(_ML_SETTINGS, core_only=core_only)
 
 
@@ -44,7 +45,8 @@ def _ml_train_inputs(wildcards):
 
 
 rule ml_train_model:
-    """One tagger: unpruned, autopruner_*, retrained_* or ptr_* (python -m ml train --model NAME)."""
+    """One tagger: unpruned, <method>_<budget>[_alt][_nogauge][_seed<i>] or retrained_<budget>
+    (python -m ml train --model NAME)."""
     input:
         unpack(_ml_train_inputs),
     output:

@@ -61,25 +61,41 @@ def test_rule_files_use_the_contracts_module(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "family", "percent", "inputs", "alt", "replica"),
+    ("name", "family", "unit", "value", "alt", "gauge", "replica"),
     [
-        ("unpruned", "unpruned", None, None, False, 0),
-        ("autopruner_h30", "autopruner", 30, None, False, 0),
-        ("retrained_h70_seed2", "retrained", 70, None, False, 2),
-        ("ptr_h5", "ptr", 5, None, False, 0),
-        ("autopruner_in10_alt_seed1", "autopruner_in", None, 10, True, 1),
+        ("unpruned", "unpruned", None, None, False, True, 0),
+        ("unpruned_seed4", "unpruned", None, None, False, True, 4),
+        ("autopruner_h30", "autopruner", "hidden", 30, False, True, 0),
+        ("retrained_h70_seed2", "retrained", "hidden", 70, False, True, 2),
+        ("ptr_h5", "ptr", "hidden", 5, False, True, 0),
+        ("autopruner_in10_alt_seed1", "autopruner", "inputs", 10, True, True, 1),
+        ("l0_m20_nogauge_seed3", "l0", "multiplications", 20, False, False, 3),
+        ("random_in5", "random", "inputs", 5, False, True, 0),
     ],
 )
-def test_model_names_parse(
-    name: str, family: str, percent: int | None, inputs: int | None, alt: bool, replica: int
+def test_model_names_parse_and_compose(
+    name: str,
+    family: str,
+    unit: str | None,
+    value: int | None,
+    alt: bool,
+    gauge: bool,
+    replica: int,
 ) -> None:
     parsed = contracts.parse_model_name(name)
-    assert (parsed.family, parsed.hidden_percent, parsed.input_keep) == (family, percent, inputs)
-    assert (parsed.alternative_layout, parsed.replica) == (alt, replica)
+    assert (parsed.family, parsed.budget_unit, parsed.budget_value) == (family, unit, value)
+    assert (parsed.alternative_layout, parsed.gauge_decay, parsed.replica) == (alt, gauge, replica)
     assert parsed.base_name == name.split("_seed")[0]
+    composed = contracts.model_name(
+        family, unit, value, alternative_layout=alt, gauge_decay=gauge, replica=replica
+    )  # type: ignore[arg-type]
+    assert composed == name
 
 
-@pytest.mark.parametrize("name", ["", "pruned", "autopruner_h", "autopruner_h30_seed", "ptr_in5"])
+@pytest.mark.parametrize(
+    "name",
+    ["", "pruned", "autopruner_h", "autopruner_h30_seed", "magic_h30", "ptr_h30_alt", "l0_in5_x"],
+)
 def test_bad_model_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="unknown model name"):
         contracts.parse_model_name(name)

@@ -24,21 +24,21 @@ from ml.autopruner import GateGroup
 from ml.dataset import read_dataset
 from ml.gates import Gate, GatedTagger, extract_sequential
 from ml.jobs import train_model
+from ml.methods import METHODS, MethodInputs
 from ml.model_io import build_sequential, load_model, save_model
-from ml.recipes import train_autopruner, train_ptr
 from ml.settings import (
+    Budget,
     MLConfigError,
     MLSettings,
-    ModelSpec,
     PrunerSettings,
+    ScheduleSettings,
     TrainingSettings,
     model_names,
     model_spec,
 )
-from ml.synthetic import synthetic_feature_names, write_synthetic_dataset
+from ml.synthetic import informative_features, write_synthetic_dataset
 
 N_FEATURES, N_INFORMATIVE = 16, 4
-INFORMATIVE = synthetic_feature_names(N_FEATURES, N_INFORMATIVE)[:N_INFORMATIVE]
 TINY_ML = {
     "hidden_layout": [16, 16],
     "max_epochs": 4,
@@ -46,12 +46,14 @@ TINY_ML = {
     "bootstrap_samples": 20,
     "input_budgets": [4],
     "hidden_budgets_percent": [40],
+    "without_gauge_decay": [],
     "alt_hidden_layout": [8],
-    "stability_seeds": 2,
-    "autopruner": {
-        "warmup_epochs": 2,
+    "seeds": 2,
+    "schedule": {
+        "warmup_steps": 24,
         "pruning_steps": 2,
-        "epochs_per_step": 2,
+        "steps_per_pruning_step": 150,
+        "max_settle_steps": 240,
         "finetune_epochs": 2,
     },
     "ptr": {"prune_fraction": 0.4, "max_epochs_per_step": 2},
@@ -76,17 +78,39 @@ def samples(dataset_dir: Path):
     return read_dataset(dataset_dir)
 
 
-def small_settings(hidden_layout: tuple[int, ...] = (32, 32), **pruner: object) -> MLSettings:
+@pytest.fixture(scope="module")
+def informative(dataset_dir: Path) -> list[str]:
+    return informative_features(dataset_dir)
+
+
+def small_settings(hidden_layout: tuple[int, ...] = (32, 32), **schedule: object) -> MLSettings:
+    """Tiny data (12 steps per epoch): the schedule in steps, as the gates need."""
     return MLSettings(
         seed=1,
         training=TrainingSettings(
             hidden_layout=hidden_layout, progress=False, max_epochs=6, learning_rate=0.005
         ),
-        # Tiny data (12 steps per epoch): longer warm-up and steps than the defaults.
-        pruner=PrunerSettings(
-            **{"warmup_epochs": 3, "epochs_per_step": 2, "finetune_epochs": 2, **pruner}
-        ),  # type: ignore[arg-type]
+        schedule=ScheduleSettings(
+            **{
+                "warmup_steps": 36,
+                "pruning_steps": 4,
+                "steps_per_pruning_step": 150,
+                "max_settle_steps": 240,
+                "finetune_epochs": 2,
+                **schedule,
+            }  # type: ignore[arg-type]
+        ),
+        pruner=PrunerSettings(),
     )
+
+
+def run_method(
+    samples, method: str, budget: Budget, settings: MLSettings, seed: int = 11, **kw: object
+):
+    inputs = MethodInputs(
+        samples, budget, seed, settings, settings.training.hidden_layout, name=f"{method}", **kw
+    )  # type: ignore[arg-type]
+    return METHODS[method].train(inputs)
 
 
 def tiny_config(**ml: object) -> dict:
@@ -168,11 +192,12 @@ def test_extraction_refuses_soft_gates() -> None:
 # --- AutoPruner ------------------------------------------------------------------------------
 
 
-def test_autopruner_keeps_exactly_the_informative_inputs(samples) -> None:
+def test_autopruner_keeps_exactly_the_informative_inputs(samples, informative) -> None:
     settings = small_settings()
-    spec = ModelSpec("autopruner_in4", "autopruner", (32, 32), seed=11, input_keep=N_INFORMATIVE)
-    trained = train_autopruner(samples, spec, settings)
-    assert trained.feature_names == INFORMATIVE
+    trained = run_method(samples, "autopruner", Budget("inputs", N_INFORMATIVE), settings)
+    # The informative features sit at seeded random columns (not the first ones).
+    assert sorted(trained.feature_names) == sorted(informative)
+    assert sorted(informative) != synthetic_first_columns()
     separation = trained.details["snap"]["separation"]["inputs"]
     assert separation["n_kept"] == N_INFORMATIVE
     # Before the snap the rejected gates had really closed, the kept ones sat at the pre-set value.
@@ -184,18 +209,36 @@ def test_autopruner_keeps_exactly_the_informative_inputs(samples) -> None:
     assert first.in_features == N_INFORMATIVE
     assert trained.details["extraction_max_abs_diff"] < 1e-5
     # Gate history: the noise gates end at exactly zero, the informative ones open.
-    history = trained.fits[0].history
-    final = history[-1]["gates"]["inputs"][0]
-    assert all(v == 0.0 for v in final[N_INFORMATIVE:])
-    assert all(v > 0.9 for v in final[:N_INFORMATIVE])
+    names = list(samples["train"].feature_names)
+    final = dict(zip(names, trained.fits[0].history[-1]["gates"]["inputs"][0], strict=True))
+    assert all(final[n] == 0.0 for n in names if n not in informative)
+    assert all(final[n] > 0.9 for n in informative)
     assert trained.standardisation.mean.numel() == N_INFORMATIVE
+
+
+def synthetic_first_columns() -> list[str]:
+    return [f"feature_{i:02d}" for i in range(N_INFORMATIVE)]
+
+
+def test_informative_gates_end_strictly_above_noise_gates(samples, informative) -> None:
+    """At the end of the pruning steps (the commit), before any polarisation, every informative
+    gate is strictly above every noise gate: the ranking comes from the data, never from a tie
+    broken by position."""
+    settings = small_settings()
+    for seed in (11, 12):
+        trained = run_method(samples, "autopruner", Budget("inputs", N_INFORMATIVE), settings, seed)
+        scores = trained.details["feature_scores"]  # gate logits at the commit
+        lowest_informative = min(scores[n] for n in informative)
+        highest_noise = max(v for n, v in scores.items() if n not in informative)
+        assert lowest_informative > highest_noise + 1e-3, (seed, scores)
+        commit = trained.details["gate_dynamics"]["inputs"]["commit"]
+        assert commit["logit_margin"] > 1e-3
 
 
 def test_autopruner_hidden_group_keeps_exactly_k_nodes(samples) -> None:
     layout = (16, 16, 16)
     settings = small_settings(layout)
-    spec = ModelSpec("autopruner_h40", "autopruner", layout, seed=4, hidden_percent=40)
-    trained = train_autopruner(samples, spec, settings)
+    trained = run_method(samples, "autopruner", Budget("hidden", 40), settings, seed=4)
     widths = [m.out_features for m in trained.sequential if isinstance(m, nn.Linear)][:-1]
     assert sum(widths) == 20  # ceil(0.4 * 48)
     assert min(widths) >= 1
@@ -205,17 +248,21 @@ def test_autopruner_hidden_group_keeps_exactly_k_nodes(samples) -> None:
     assert trained.details["extraction_max_abs_diff"] < 1e-5
     # The classifier loss rises while the pruning steps close gates, then recovers after the
     # snap: the bumps the hidden study plots.
-    trace = trained.fits[0].loss_trace
-    warmup = settings.pruner.warmup_epochs
-    prune_end = warmup + settings.pruner.pruning_steps * settings.pruner.epochs_per_step
+    fit = trained.fits[0]
+    per_epoch = fit.steps_per_epoch
+    warmup = settings.schedule.warmup_steps / per_epoch
+    prune_end = settings.schedule.prune_end_step / per_epoch
+    trace = fit.loss_trace
     end_of_warmup = np.mean([loss for epoch, loss in trace if warmup - 1 < epoch <= warmup])
     during_pruning = max(loss for epoch, loss in trace if warmup < epoch <= prune_end)
     final = np.mean([loss for epoch, loss in trace if epoch > trace[-1][0] - 1])
     assert during_pruning > end_of_warmup
     assert final < during_pruning
-    final_hidden = trained.fits[0].history[-1]["gates"]["hidden"]
+    final_hidden = fit.history[-1]["gates"]["hidden"]
     assert sum(v > 0 for layer in final_hidden for v in layer) == 20
     assert all(v == 0.0 or v > 0.9 for layer in final_hidden for v in layer)
+    dynamics = trained.details["gate_dynamics"]["hidden"]
+    assert dynamics["rejected_below_0.001"]["count"] == 48 - 20
 
 
 def test_multiplication_budget_is_met_and_maximal() -> None:
@@ -239,34 +286,54 @@ def test_multiplication_budget_is_met_and_maximal() -> None:
     assert all(int(m.sum()) >= 1 for m in torch.split(nodes, [12, 8, 6]))
 
 
-def test_autopruner_multiplication_budget_training(samples) -> None:
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize(
+    "budget", [Budget("hidden", 30), Budget("multiplications", 30), Budget("inputs", 5)]
+)
+def test_every_method_meets_every_kind_of_budget(samples, method: str, budget: Budget) -> None:
+    """Exactly the budget in nodes or inputs; within (and maximal for) a multiplication budget."""
     layout = (16, 16)
-    settings = MLSettings(
-        seed=1,
-        training=TrainingSettings(hidden_layout=layout, progress=False),
-        pruner=PrunerSettings(warmup_epochs=3, epochs_per_step=2, finetune_epochs=1),
-        budget_unit="multiplications",
-    )
-    spec = ModelSpec("autopruner_h30", "autopruner", layout, seed=2, hidden_percent=30)
-    trained = train_autopruner(samples, spec, settings)
+    settings = small_settings(layout, warmup_steps=12, steps_per_pruning_step=24, pruning_steps=2)
+    trained = run_method(samples, method, budget, settings, seed=2)
     widths = [N_FEATURES] + [m.out_features for m in trained.sequential if isinstance(m, nn.Linear)]
-    budget = trained.details["budget"]["hidden"]
-    assert budget == -(-30 * multiplications([N_FEATURES, 16, 16, 1]) // 100)
-    assert multiplications(widths) <= budget
+    widths[0] = trained.sequential[0].in_features
+    target = budget.target(N_FEATURES, layout)
+    if budget.unit == "inputs":
+        assert widths[0] == target == len(trained.feature_names)
+        assert widths[1:-1] == list(layout)
+    elif budget.unit == "hidden":
+        assert sum(widths[1:-1]) == target == 10  # ceil(0.3 * 32)
+    else:
+        assert target == -(-30 * multiplications([N_FEATURES, *layout, 1]) // 100)
+        assert multiplications(widths) <= target
+        assert widths[0] == N_FEATURES
+    assert trained.details["budget"] == {
+        "unit": budget.unit,
+        "value": budget.value,
+        "target": target,
+        "cost_unit": budget.cost_unit,
+    }
+    assert trained.jet_passes == sum(f.jet_passes for f in trained.fits) > 0
+    assert trained.details.get("extraction_max_abs_diff", 0.0) < 1e-5
 
 
-def test_prune_train_repeat_reaches_the_node_budget(samples) -> None:
+def test_prune_train_repeat_retrains_the_extracted_network(samples) -> None:
     settings = MLSettings(
         seed=1,
         training=TrainingSettings(hidden_layout=(16, 16), progress=False, max_epochs=3),
     )
-    spec = ModelSpec("ptr_h30", "ptr", (16, 16), seed=5, hidden_percent=30)
-    trained = train_ptr(samples, spec, settings)
+    trained = run_method(samples, "ptr", Budget("hidden", 30), settings, seed=5)
     widths = [m.out_features for m in trained.sequential if isinstance(m, nn.Linear)][:-1]
     assert sum(widths) == 10 and min(widths) >= 1
-    nodes = [s["hidden_nodes"] for s in trained.details["steps"]]
-    assert nodes == sorted(nodes, reverse=True) and nodes[-1] == 10
-    assert len(trained.fits) == len(nodes) + 1  # full training + one retraining per step
+    usage = [s["usage"] for s in trained.details["steps"]]
+    assert usage == sorted(usage, reverse=True) and usage[-1] == 10
+    assert len(trained.fits) == len(usage) + 1  # full training + one retraining per step
+    # Each retraining ran on the smaller, extracted network: its checkpoints record fewer
+    # hidden gates than the full network (no gate group at all after extraction).
+    assert (
+        trained.fits[1].history[0]["gates"]["hidden"]
+        != trained.fits[0].history[0]["gates"]["hidden"]
+    )
 
 
 # --- determinism, files, metrics -------------------------------------------------------------
@@ -340,30 +407,34 @@ def test_metrics_agree_with_sklearn_and_bootstrap_is_reproducible() -> None:
 
 
 def test_model_names_of_the_default_config() -> None:
-    settings = MLSettings.from_config(validate_config({"seed": 1}))
+    settings = MLSettings.from_config(
+        validate_config({"seed": 1, "ml": {"without_gauge_decay": [30]}})
+    )
     names = model_names(settings)
     for name in (
         "unpruned",
-        "autopruner_h30",
-        "autopruner_h50",
-        "autopruner_h70",
-        "retrained_h50",
-        "ptr_h70",
-        "autopruner_in5",
-        "autopruner_in30",
-        "autopruner_in10_alt",
-        "autopruner_h30_seed2",
+        "unpruned_seed2",
+        "autopruner_h10",
+        "random_h30",
+        "oneshot_in5",
+        "gradual_h10_seed1",
+        "ptr_h30",
+        "l0_in5_seed2",
+        "retrained_h30",
+        "autopruner_in5_alt_seed1",
+        "l0_h30_nogauge_seed2",
     ):
         assert name in names
     assert len(names) == len(set(names))
-    assert "autopruner_h30_seed1" not in model_names(settings, core_only=True)
-    spec = model_spec(settings, "retrained_h70_seed1")
-    assert (
-        spec.kind == "retrained"
-        and spec.source_model == "autopruner_h70_seed1"
-        and spec.replica == 1
-    )
-    assert model_spec(settings, "autopruner_in10_alt").hidden_layout == (32, 32)
+    core = model_names(settings, core_only=True)
+    assert "autopruner_h30_seed1" not in core and "ptr_h30_nogauge" not in core
+    assert {"unpruned", "l0_h10", "random_in5"} <= set(core)
+    assert len(core) == 1 + 6 * 3  # unpruned, every method x budget
+    spec = model_spec(settings, "retrained_h30_seed1")
+    assert spec.family == "retrained" and spec.source_model == "autopruner_h30_seed1"
+    assert spec.replica == 1
+    assert model_spec(settings, "autopruner_in5_alt").hidden_layout == (32, 32)
+    assert not model_spec(settings, "oneshot_h30_nogauge").gauge_decay
     with pytest.raises(MLConfigError, match="unknown model name"):
         model_spec(settings, "autopruner_x")
 
@@ -414,28 +485,28 @@ def test_cli_rejects_bad_budgets_with_one_line(dataset_dir: Path, tmp_path: Path
         "--models-dir",
         str(tmp_path / "models"),
     ]
-    zero = _cli("prune", "--keep-inputs", "0", *common)
+    zero = _cli("train", "--model", "autopruner_in0", *common)
     assert zero.returncode == 2
-    assert "budget must be a positive number of gates, got 0" in zero.stderr
-    too_many = _cli("prune", "--keep-inputs", "17", *common)
+    assert "budget of 0 gates must be positive" in zero.stderr
+    too_many = _cli("train", "--model", "l0_in17", *common)
     assert too_many.returncode == 2
     lines = too_many.stderr.strip().splitlines()
     assert len(lines) == 1
+    assert "error: ml.input_budgets" not in lines[0]
     assert (
-        "error: model autopruner_in17: input budget: budget of 17 gates exceeds the group size of 16"
-        in lines[0]
+        "model l0_in17: input budget: budget of 17 gates exceeds the group size of 16" in lines[0]
     )
-    percent = _cli("prune", "--keep-hidden-percent", "150", *common)
+    percent = _cli("train", "--model", "oneshot_h150", *common)
     assert percent.returncode == 2 and "1..100" in percent.stderr
+    method = _cli("train", "--model", "magic_h30", *common)
+    assert method.returncode == 2 and "'magic' is not a method" in method.stderr
     assert not (tmp_path / "models").exists()
     assert _cli("--help").returncode == 0
 
 
 @pytest.mark.parametrize("unit", ["nodes", "multiplications"])
-@pytest.mark.parametrize(("epoch", "fraction"), [(3, 0.5), (11, 0.25), (12, 0.0)])
-def test_closed_form_pruner_gradient_equals_autograd(
-    unit: str, epoch: int, fraction: float
-) -> None:
+@pytest.mark.parametrize("step", [40, 130, 150])
+def test_closed_form_pruner_gradient_equals_autograd(unit: str, step: int) -> None:
     from ml.autopruner import PrunerSchedule, make_groups
 
     torch.manual_seed(7)
@@ -445,29 +516,15 @@ def test_closed_form_pruner_gradient_equals_autograd(
         net.hidden_gate.logits.copy_(torch.randn(26) * 4)
     budget = 9 if unit == "nodes" else 120
     schedule = PrunerSchedule(
-        PrunerSettings(strength=1.7, warmup_epochs=3, epochs_per_step=2),
-        make_groups(net, input_keep=4, hidden_budget=budget, unit=unit),
+        PrunerSettings(strength=1.7, settle_ramp_steps=40),
+        ScheduleSettings(warmup_steps=30, pruning_steps=4, steps_per_pruning_step=25),
+        make_groups(net, input_keep=4, hidden_budget=budget, cost_unit=unit),
     )
-    assert schedule.phase(epoch) in ("prune", "settle")
-    schedule.loss(epoch, fraction).backward()
+    assert schedule.phase(step) in ("prune", "settle")
+    schedule.loss(step).backward()
     expected = [g.logits.grad.clone() for g in net.gates]
     for g in net.gates:
         g.logits.grad = None
-    schedule.add_gradients(epoch, fraction)
+    schedule.add_gradients(step)
     for gate, reference in zip(net.gates, expected, strict=True):
         torch.testing.assert_close(gate.logits.grad, reference, rtol=1e-5, atol=1e-6)
-
-
-def test_prune_train_repeat_with_a_multiplication_budget(samples) -> None:
-    settings = MLSettings(
-        seed=1,
-        training=TrainingSettings(hidden_layout=(16, 16), progress=False, max_epochs=2),
-        budget_unit="multiplications",
-    )
-    trained = train_ptr(
-        samples, ModelSpec("ptr_h30", "ptr", (16, 16), seed=5, hidden_percent=30), settings
-    )
-    widths = [N_FEATURES] + [m.out_features for m in trained.sequential if isinstance(m, nn.Linear)]
-    budget = trained.details["budget"]["hidden"]
-    assert multiplications(widths) <= budget < multiplications([N_FEATURES, 16, 16, 1])
-    assert [s["multiplications"] for s in trained.details["steps"]][-1] == multiplications(widths)

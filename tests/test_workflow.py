@@ -37,7 +37,10 @@ def test_every_stage_produced_its_artefacts(tiny_workflow):
     for model in ("unpruned", "autopruner_h30", "retrained_h30", "ptr_h30", "autopruner_in5"):
         for name in ("model.pt", "metrics.json", "history.json"):
             assert (results / "models" / model / name).is_file(), f"{model}/{name}"
-        assert (results / "firmware" / model / "report.json").is_file(), model
+        # Firmware for the core models (every method and budget); a retrained layout is a study
+        # model with the same layout as its AutoPruner source.
+        built = (results / "firmware" / model / "report.json").is_file()
+        assert built == (not model.startswith("retrained")), model
     for name in (
         "overview.html",
         "comparison.png",

@@ -25,15 +25,17 @@ CATEGORIES: dict[str, str] = {
     "config": "6. Configuration",
 }
 
-#: ML subcategories, numbered as the study captions number them ("Study 2, ...").
+#: ML subcategories, numbered as the study captions number them ("Study 2, ..."); the keys are
+#: the studies of ``deeppp.contracts.ML_STUDY_OUTPUTS``.
 ML_STUDIES: dict[str, str] = {
     "baseline": "1. Baseline (unpruned tagger)",
-    "inputs": "2. Input-feature selection",
-    "hidden": "3. Hidden-node pruning",
-    "retrain": "4. Pruned layout retrained from scratch",
-    "ptr": "5. Prune/train/repeat (ptr)",
-    "stability": "6. Stability across seeds",
-    "summary": "7. All models",
+    "methods": "2. Pruning methods compared",
+    "regularisation": "3. With and without gauge decay",
+    "inputs": "4. Input-feature selection",
+    "hidden": "5. Hidden-node pruning",
+    "retrain": "6. Pruned layout retrained from scratch",
+    "stability": "7. Stability across seeds and layouts",
+    "summary": "8. All models",
 }
 
 #: Reconstruction subcategories by output stem (plots not listed go to Snakemake's "Other").
@@ -83,22 +85,25 @@ ENTRY_NAMES: dict[str, str] = {
     # 3. ML, per study
     "baseline_roc": "1.1 ROC curve",
     "baseline_loss": "1.2 Loss per epoch",
-    "inputs_performance": "2.1 Quality versus kept inputs",
-    "inputs_ranking": "2.2 Feature ranking",
-    "hidden_roc": "3.1 ROC curves",
-    "hidden_gates": "3.2 Gate values per epoch",
-    "hidden_loss": "3.3 Loss during pruning",
-    "hidden_allocation": "3.4 Nodes kept per layer",
-    "retrain_auc": "4.1 AUC: pruned versus retrained",
-    "retrain_roc": "4.2 ROC curves",
-    "ptr_comparison": "5.1 AUC and training cost",
-    "ptr_roc": "5.2 ROC curves",
-    "stability_auc": "6.1 AUC per seed",
-    "stability_allocation": "6.2 Nodes per layer across seeds",
-    "stability_features": "6.3 Selected inputs across seeds",
-    "ml_summary": "7.1 Table of all models",
-    "roc_all": "7.2 ROC curves of the main models",
-    "summary.csv@ml": "7.3 Table of all models (CSV)",
+    "methods_quality": "2.1 Quality against the unpruned tagger",
+    "methods_cost": "2.2 Quality versus training cost",
+    "methods_multiplications": "2.3 Quality versus multiplications",
+    "regularisation": "3.1 Effect of the gauge decay",
+    "inputs_performance": "4.1 Quality versus kept inputs",
+    "inputs_ranking": "4.2 Feature ranking",
+    "hidden_roc": "5.1 ROC curves",
+    "hidden_gates": "5.2 Gate values per optimiser step",
+    "hidden_loss": "5.3 Loss of every method's training",
+    "hidden_allocation": "5.4 Nodes kept per layer",
+    "retrain_auc": "6.1 Pruned versus retrained",
+    "retrain_roc": "6.2 ROC curves",
+    "stability_auc": "7.1 AUC per seed",
+    "stability_allocation": "7.2 Nodes per layer across seeds",
+    "stability_features": "7.3 Selected inputs across seeds",
+    "stability_layouts": "7.4 Input ranking: layouts versus seeds",
+    "ml_summary": "8.1 Table of all models",
+    "roc_all": "8.2 ROC curves of every method",
+    "summary.csv@ml": "8.3 Table of all models (CSV)",
     # 4. Firmware
     "firmware_summary": "1 Table of all firmware builds",
     "resources_vs_pruning": "2 Resources versus pruning",
