@@ -1,11 +1,13 @@
-# Firmware: per model an hls4ml project with bit-accurate emulation, da4ml pipelined Verilog
-# (Verilator-checked, Yosys-synthesised where small enough) and report.json; then one summary.
+# Firmware: per model an hls4ml project with bit-accurate emulation, da4ml pipelined Verilog at the
+# model's own scanned precision and at the common reference precision (Verilator-checked,
+# Yosys-synthesised) and report.json; then one summary at the reference precision.
 #   snakemake --cores 2 firmware                              every core model of the ml stage
 #   snakemake --cores 2 results/firmware/autopruner_h30/report.json      one model
 # Included after rules/ml.smk (ml_model_names, ml_model_file).
 
 FIRMWARE_DIR = f"{RESULTS}/firmware"
 from deeppp.contracts import FIRMWARE_PLOTS, dataset_file_name
+from firmware.findings import CaptionFindings
 
 
 def firmware_models():
@@ -14,7 +16,8 @@ def firmware_models():
 
 
 rule firmware_build:
-    """One model: hls/ (hls4ml project), rtl/ (da4ml Verilog), scores.root, report.json."""
+    """One model: hls/ (hls4ml project), rtl/ and reference/rtl/ (da4ml Verilog at the scanned and
+    the reference precision), scores.root, report.json; swapped in as one directory."""
     input:
         config=stage_config("firmware"),
         model=ml_model_file("{model}"),
@@ -39,7 +42,7 @@ rule firmware_build:
 
 
 rule firmware_summary:
-    """Summary table (CSV + Markdown) and plots across all models."""
+    """Summary table (CSV + Markdown) and plots across all models, at the reference precision."""
     input:
         config=stage_config("firmware"),
         reports=[f"{FIRMWARE_DIR}/{m}/report.json" for m in firmware_models()],
@@ -57,6 +60,8 @@ rule firmware_summary:
         f"{RESULTS}/benchmarks/firmware/summary.tsv"
     params:
         model_dirs=" ".join(f"{FIRMWARE_DIR}/{m}" for m in firmware_models()),
+        # Read by the captions when the report is rendered (sentences from summary.csv).
+        findings=CaptionFindings(f"{FIRMWARE_DIR}/summary.csv"),
     shell:
         "python -m firmware summarize {params.model_dirs} --config {input.config} "
         "--out " + FIRMWARE_DIR + " > {log} 2>&1"
