@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 #: Marks a directory as a deeppp firmware build (kept even when a workflow manager deletes the
 #: declared outputs report.json and scores.root before it re-runs the job).
-MARKER = ".deeppp-firmware"
+MARKER = "deeppp-firmware-build.json"
 
 #: Where each build's projects go inside the model directory.
 PROJECT_DIRS = {"scanned": Path("rtl"), "reference": Path("reference") / "rtl"}

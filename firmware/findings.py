@@ -22,6 +22,7 @@ _INT_COLUMNS = {
     "own_latency_cycles",
     "checked_jets",
     "mismatches",
+    "hls4ml_mismatches",
     "n_test_jets",
 }
 _BOOL_COLUMNS = {

@@ -83,6 +83,7 @@ COLUMNS: tuple[str, ...] = (
     "checks",
     "checked_jets",
     "mismatches",
+    "hls4ml_mismatches",
     "verilator_builds",
     "n_test_jets",
     "tolerance",
@@ -194,6 +195,9 @@ def summary_rows(reports: Sequence[FirmwareReport]) -> list[dict[str, Any]]:
                 "checks": "; ".join(sorted({f"{c.tool} == {c.reference}" for c in checks})),
                 "checked_jets": min((c.n_jets for c in checks), default=0),
                 "mismatches": sum(c.mismatches for c in checks),
+                "hls4ml_mismatches": sum(
+                    c.mismatches for c in own.checks if c.tool == "hls4ml-emulation"
+                ),
                 "verilator_builds": ",".join(b.role for b in builds if _verilator_ran(b)),
                 "n_test_jets": r.n_test_jets,
                 "tolerance": a.auc_loss_test.tolerance,
