@@ -213,7 +213,7 @@ def main() -> int:
         a, own = r.reference, r.scanned
         carry = f"{a.value('carry')} {a.carry_cell or ''}" if a.value("carry") is not None else "-"
         print(
-            f"{model:16s} {str(list(r.layout)):26s} {r.multiplications:6d} {a.value('lut')!s:>7s} "
+            f"{model:16s} {list(r.layout)!s:26s} {r.multiplications:6d} {a.value('lut')!s:>7s} "
             f"{a.value('ff')!s:>6s} {carry:>11s} {a.value('latency_cycles')!s:>6s} "
             f"{a.value('longest_path_cells')!s:>5s} {own.precision:>14s} {own.value('lut')!s:>8s} "
             f"{r.float_auc:9.4f} {a.auc:7.4f}"
