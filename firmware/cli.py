@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -139,5 +140,12 @@ def _tools() -> int:
     return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a workflow manager cancelling the job) unwinds like Ctrl-C: the temporary
+    model directory is removed and running tools (Yosys, Verilator's compiler) are killed."""
+    raise KeyboardInterrupt
+
+
 def entry_point() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run_cli(main, PROG))

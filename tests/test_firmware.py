@@ -668,3 +668,59 @@ def test_stage_paths_on_a_hand_made_netlist() -> None:
         (3, 0, 0, 0),
         (4, 0, 0, 0),
     ]
+
+
+@needs_gxx
+def test_kill_leaves_no_temporary_directory(small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    """SIGTERM (a cancelled workflow job) unwinds: exit 130, no temporary directory, nothing
+    under --out. After SIGKILL the leftover is removed by the next build of that directory."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "fw.yaml"
+    config.write_text(
+        "seed: 1\nfirmware:\n  precision: {mode: fixed, total_bits: 8, integer_bits: 4}\n"
+        "  rtl: {verilator: 'off', yosys: 'off', vivado: 'off'}\n"
+    )
+    out = tmp_path / "fw"
+    command = [
+        sys.executable,
+        "-m",
+        "firmware",
+        "build",
+        "--model",
+        str(small_inputs["model"]),
+        "--test-data",
+        str(small_inputs["test"]),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "--no-progress",
+    ]
+
+    def started() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".fw.deeppp-tmp-*")):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the build never started its temporary directory"
+            time.sleep(0.05)
+        return process
+
+    process = started()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130
+    assert process.stderr is not None and b"interrupted" in process.stderr.read()
+    assert not list(tmp_path.glob(".fw.*")) and not out.exists()
+
+    process = started()
+    process.kill()
+    process.wait(timeout=60)
+    assert list(tmp_path.glob(".fw.deeppp-tmp-*")), "SIGKILL leaves the temporary directory"
+    finished = subprocess.run(command, capture_output=True, check=False)
+    assert finished.returncode == 0, finished.stderr.decode()
+    assert not list(tmp_path.glob(".fw.*")), "the next build removes the killed one's leftover"
+    assert (out / "report.json").is_file()

@@ -4,6 +4,7 @@ path is exercised where the tools are not installed, and the build's use of them
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -14,6 +15,7 @@ from firmware_helpers import N_FEATURES, firmware_config, save_tagger, trained_m
 from firmware import assemble, hls, vendor_reports
 from firmware.build import build_firmware
 from firmware.settings import FirmwareSettings
+from firmware.summary import summary_rows
 from firmware.vendor_reports import VendorReportError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendor"
@@ -136,28 +138,41 @@ def test_headline_figures_prefer_place_and_route(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml emulation needs g++ on PATH")
-def test_build_reads_vivado_place_and_route(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With ``vivado`` on PATH the build runs da4ml's Tcl script in the RTL project and reads the
-    post-route reports (a stand-in script leaves the recorded reports where Vivado would)."""
+def test_build_reads_vendor_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``vitis-run`` and ``vivado`` on PATH the build runs hls4ml's vendor flow and da4ml's
+    out-of-context Vivado script, then reads their reports. Stand-in scripts leave the recorded
+    reports where the tools would; the summary's HLS columns read the HLS report's keys."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "vivado"
-    fake.write_text(
-        "#!/bin/sh\n"
-        'test -f build_vivado_prj.tcl || { echo "no build script" >&2; exit 1; }\n'
-        "mkdir -p output_tagger/reports\n"
-        f"cp {FIXTURES}/tagger_post_route_*.rpt output_tagger/reports/\n"
-    )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    scripts = {
+        # da4ml's build_vivado_prj.tcl, run in the RTL project directory
+        "vivado": (
+            'test -f build_vivado_prj.tcl || { echo "no build script" >&2; exit 1; }\n'
+            "mkdir -p output_tagger/reports\n"
+            f"cp {FIXTURES}/tagger_post_route_*.rpt output_tagger/reports/\n"
+        ),
+        # hls4ml's `vitis-run --tcl build_prj.tcl --mode hls`, run in the HLS project directory
+        "vitis-run": (
+            'test -f build_prj.tcl || { echo "no build script" >&2; exit 1; }\n'
+            "mkdir -p tagger_prj/solution1/syn/report\n"
+            "echo '<project><solutions><solution name=\"solution1\"/></solutions></project>' "
+            "> tagger_prj/hls.app\n"
+            f"cp {FIXTURES}/tagger_csynth.xml tagger_prj/solution1/syn/report/\n"
+            f"cp {FIXTURES}/vivado_synth.rpt .\n"
+        ),
+    }
+    for name, body in scripts.items():
+        script = bin_dir / name
+        script.write_text("#!/bin/sh\n" + body)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     net, norm = trained_mlp([N_FEATURES, 4, 1], steps=100)
     model = save_tagger(tmp_path / "m" / "model.pt", net, norm)
     test = write_jets(tmp_path / "test.root", 300, seed=3)
     config = firmware_config(
         {
             "precision": {"mode": "fixed", "total_bits": 8, "integer_bits": 4},
+            "hls4ml": {"vendor_synthesis": "on"},
             "rtl": {"verilator": "off", "yosys": "off", "vivado": "on"},
         }
     )
@@ -170,3 +185,7 @@ def test_build_reads_vivado_place_and_route(
     assert build.carry_cell == "CARRY8"
     assert "timing met" in build.latency_basis
     assert build.details["vivado"]["power"]["total_w"] == pytest.approx(3.127)
+    synthesis = build.details["hls4ml"]["synthesis"]
+    assert synthesis["tool_binary"] == "vitis-run"
+    row = summary_rows([report])[0]
+    assert (row["hls_lut"], row["vivado_lut"], row["hls_latency_cycles"]) == (21630, 18244, 6)
