@@ -724,3 +724,17 @@ def test_kill_leaves_no_temporary_directory(small_inputs: dict[str, Path], tmp_p
     assert finished.returncode == 0, finished.stderr.decode()
     assert not list(tmp_path.glob(".fw.*")), "the next build removes the killed one's leftover"
     assert (out / "report.json").is_file()
+
+
+def test_yosys_cell_counts_to_resources() -> None:
+    """LUT sites include INV and SRL cells; carries keep the cell type Yosys emitted; 36 Kb
+    block RAMs count twice in 18 Kb units; an unknown primitive stops the count."""
+    from firmware.synthesis import SynthesisError, xilinx_resources
+
+    cells = {"LUT2": 10, "LUT6": 5, "INV": 3, "SRLC32E": 2, "FDRE": 7, "FDSE": 1, "CARRY4": 4}
+    result = xilinx_resources({**cells, "RAMB36E2": 1, "RAMB18E2": 1}, "xcup")
+    assert (result.lut, result.lut_logic, result.inv, result.srl) == (20, 15, 3, 2)
+    assert (result.ff, result.carry, result.carry_cell, result.bram_18k) == (8, 4, "CARRY4", 3)
+    assert xilinx_resources({"LUT1": 1}, "xc7").carry_cell is None
+    with pytest.raises(SynthesisError, match="LUTRAM64"):
+        xilinx_resources({**cells, "LUTRAM64": 1}, "xcup")
