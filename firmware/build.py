@@ -31,7 +31,7 @@ import torch
 
 from deeppp import DeepppError
 from deeppp.atomic import atomic_directory
-from deeppp.contracts import JETS_TREE, LABEL_BRANCH, WEIGHT_BRANCH
+from deeppp.contracts import FIRMWARE_MODEL_FILES, JETS_TREE, LABEL_BRANCH, WEIGHT_BRANCH
 from deeppp.handoffs import FIRMWARE_REPORT_FORMAT, Check, Figure, FirmwareBuild, FirmwareReport
 from deeppp.metrics import efficiency_key, point_metrics
 from deeppp.provenance import provenance
@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 #: Marks a directory as a deeppp firmware build (kept even when a workflow manager deletes the
 #: declared outputs report.json and scores.root before it re-runs the job).
 MARKER = "deeppp-firmware-build.json"
+
+SCORES, REPORT = FIRMWARE_MODEL_FILES
 
 #: Where each build's projects go inside the model directory.
 PROJECT_DIRS = {"scanned": Path("rtl"), "reference": Path("reference") / "rtl"}
@@ -135,7 +137,7 @@ def build_firmware(
             LABEL_BRANCH: test.labels.astype(np.int32),
             WEIGHT_BRANCH: test.weights.astype(np.float32),
         }
-        write_root(work / "scores.root", {JETS_TREE: branches}, record)
+        write_root(work / SCORES, {JETS_TREE: branches}, record)
         report = FirmwareReport(
             model=name,
             layout=tuple(network.layout),
@@ -153,7 +155,7 @@ def build_firmware(
             builds={"scanned": scanned, "reference": reference},
             provenance=record,
         )
-        report.write(work / "report.json")  # validated by a round trip before it is written
+        report.write(work / REPORT)  # validated by a round trip before it is written
         (work / MARKER).write_text(
             json.dumps({"format": FIRMWARE_REPORT_FORMAT, "model": name}) + "\n"
         )
@@ -171,7 +173,7 @@ def check_output_directory(out: Path) -> None:
         raise DeepppError(f"refusing to write firmware into {out}: it is not a directory")
     if not any(out.iterdir()):
         return
-    for name in (MARKER, "report.json"):
+    for name in (MARKER, REPORT):
         path = out / name
         if path.is_file() and not path.is_symlink() and _is_firmware_report(path):
             return

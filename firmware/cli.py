@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 build.resources["lut"].tool,
                 build.value("latency_cycles"),
             )
-        logger.info("-> %s", args.out / "report.json")
+        logger.info("-> %s", args.out)
         return 0
     from firmware.summary import write_summary
 

@@ -22,6 +22,7 @@ import numpy as np
 from deeppp import DeepppError
 from deeppp.atomic import atomic_outputs
 from deeppp.contracts import (
+    FIRMWARE_MODEL_FILES,
     FIRMWARE_PLOTS,
     FIRMWARE_SUMMARY_FILES,
     JETS_TREE,
@@ -34,6 +35,8 @@ from deeppp.rootio import read_tree
 from firmware import findings, plots
 
 logger = logging.getLogger(__name__)
+
+SCORES, REPORT = FIRMWARE_MODEL_FILES
 
 #: Columns of summary.csv, in order (docs/data_contracts.md).
 COLUMNS: tuple[str, ...] = (
@@ -108,7 +111,7 @@ def read_reports(model_dirs: Sequence[str | Path]) -> list[FirmwareReport]:
     """Validated reports (:class:`deeppp.handoffs.FirmwareReport`); one-line errors."""
     if not model_dirs:
         raise DeepppError("no firmware reports to summarise")
-    reports = [FirmwareReport.read(Path(d) / "report.json") for d in model_dirs]
+    reports = [FirmwareReport.read(Path(d) / REPORT) for d in model_dirs]
     names = [r.model for r in reports]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -326,7 +329,7 @@ def write_summary(model_dirs: Sequence[str | Path], out_dir: str | Path) -> list
     out = Path(out_dir)
     directory = {r.model: Path(d) for r, d in zip(reports, model_dirs, strict=True)}
     roc_scores = {
-        m: read_scores(directory[m] / "scores.root", ["logit_float", _reference_column(r)])
+        m: read_scores(directory[m] / SCORES, ["logit_float", _reference_column(r)])
         for m, r in ((r.model, r) for r in reports)
         if m in roc_selection(list(directory))
     }

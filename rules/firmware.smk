@@ -6,7 +6,7 @@
 # Included after rules/ml.smk (ml_model_names, ml_model_file).
 
 FIRMWARE_DIR = f"{RESULTS}/firmware"
-from deeppp.contracts import FIRMWARE_PLOTS, dataset_file_name
+from deeppp.contracts import FIRMWARE_MODEL_FILES, FIRMWARE_PLOTS, dataset_file_name
 from firmware.findings import CaptionFindings
 
 
@@ -24,8 +24,8 @@ rule firmware_build:
         test=f"{RESULTS}/dataset/{dataset_file_name('test')}",
         val=f"{RESULTS}/dataset/{dataset_file_name('val')}",
     output:
-        report=f"{FIRMWARE_DIR}/{{model}}/report.json",
-        scores=f"{FIRMWARE_DIR}/{{model}}/scores.root",
+        # scores.root, report.json (report.json last: the file the summary waits for)
+        [f"{FIRMWARE_DIR}/{{model}}/{name}" for name in FIRMWARE_MODEL_FILES],
     log:
         f"{RESULTS}/logs/firmware/{{model}}.log",
     benchmark:
@@ -45,8 +45,7 @@ rule firmware_summary:
     """Summary table (CSV + Markdown) and plots across all models, at the reference precision."""
     input:
         config=stage_config("firmware"),
-        reports=[f"{FIRMWARE_DIR}/{m}/report.json" for m in firmware_models()],
-        scores=[f"{FIRMWARE_DIR}/{m}/scores.root" for m in firmware_models()],
+        model_files=[f"{FIRMWARE_DIR}/{m}/{name}" for m in firmware_models() for name in FIRMWARE_MODEL_FILES],
     output:
         csv=report(f"{FIRMWARE_DIR}/summary.csv", caption="../report/firmware/summary.rst", category="Firmware"),
         md=f"{FIRMWARE_DIR}/summary.md",
