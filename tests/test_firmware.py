@@ -314,6 +314,16 @@ NO_RTL_TOOLS = {"rtl": {"verilator": "off", "yosys": "off", "vivado": "off"}}
 FIXED = {"precision": {"mode": "fixed", "total_bits": 8, "integer_bits": 4}}
 
 
+@pytest.fixture(scope="module")
+def small_report_dir(
+    small_inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """One firmware directory of the small model (RTL tools off), built once."""
+    out = tmp_path_factory.mktemp("small_report") / "tiny"
+    _build(small_inputs, out, {**NO_RTL_TOOLS, **FIXED})
+    return out
+
+
 def _build(inputs: dict[str, Path], out: Path, firmware: dict[str, typing.Any]) -> typing.Any:
     config = firmware_config(firmware)
     return build_firmware(
@@ -580,14 +590,11 @@ def test_cli_help_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_summarize_malformed_reports_one_line_errors(
     case: str,
     message: str,
-    small_inputs: dict[str, Path],
-    tmp_path_factory: pytest.TempPathFactory,
+    small_report_dir: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    good_dir = tmp_path_factory.getbasetemp() / "malformed_good"
-    if not (good_dir / "report.json").is_file():
-        _build(small_inputs, good_dir, {**NO_RTL_TOOLS, **FIXED})
+    good_dir = small_report_dir
     bad = tmp_path / "bad"
     shutil.copytree(good_dir, bad)
     report_path = bad / "report.json"
@@ -738,3 +745,26 @@ def test_yosys_cell_counts_to_resources() -> None:
     assert xilinx_resources({"LUT1": 1}, "xc7").carry_cell is None
     with pytest.raises(SynthesisError, match="LUTRAM64"):
         xilinx_resources({**cells, "LUTRAM64": 1}, "xcup")
+
+
+@needs_gxx
+def test_summary_files_are_written_as_one_set(
+    small_report_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure while drawing the last plot replaces none of the summary files."""
+    from firmware import plots
+    from firmware.summary import write_summary
+
+    out = tmp_path / "summary"
+    write_summary([small_report_dir], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"summary.csv", "summary.md", "precision_scan.png"} <= set(before)
+
+    def broken(*args: typing.Any, **kwargs: typing.Any) -> None:
+        raise RuntimeError("disk full while drawing")
+
+    monkeypatch.setattr(plots, "precision_scan", broken)
+    (small_report_dir / "report.json").touch()
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_summary([small_report_dir], out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
