@@ -97,12 +97,7 @@ def build_firmware(
     )
     logger.info(
         "[%s] layout %s, %d multiplications, %s of %s (%d events)",
-        name,
-        network.layout,
-        network.multiplications,
-        test.subset,
-        test.file,
-        test.n_events,
+        *(name, network.layout, network.multiplications, test.subset, test.file, test.n_events),
     )
     with timer("float_and_precision"):
         logit_float = float_logits(tagger, test.x)
@@ -110,24 +105,12 @@ def build_firmware(
             network, scan_jets, settings.precision, settings.seed, scan_jets.file, settings.progress
         )
     logger.info("[%s] own precision %s (%s), %.1f s", name, fmt, scan.mode, timer.last)
-    reference_fmt = FixedFormat(
-        settings.reference_precision.total_bits, settings.reference_precision.integer_bits
-    )
     bootstrap = PairedEventBootstrap(
         test.labels, test.weights, test.events, settings.precision.bootstrap_samples, settings.seed
     )
     context = _BuildContext(name, network, test, logit_float, bootstrap, settings, timer)
-    float_metrics = tagger_metrics(test, logit_float, settings.signal_efficiencies)
-
     with atomic_directory(out) as work:
-        scanned, scores = _build_at(context, fmt, "scanned", work, with_hls=True, final=out)
-        if reference_fmt == fmt:
-            reference = dataclasses.replace(scanned, role="reference", same_as="scanned")
-        else:
-            reference, reference_scores = _build_at(
-                context, reference_fmt, "reference", work, with_hls=False, final=out
-            )
-            scores.update({f"{k}_reference": v for k, v in reference_scores.items()})
+        builds, scores = _both_builds(context, fmt, work, out)
         record = provenance(
             "firmware", config, settings.seed, model=name, model_provenance=tagger.provenance
         )
@@ -138,6 +121,7 @@ def build_firmware(
             WEIGHT_BRANCH: test.weights.astype(np.float32),
         }
         write_root(work / SCORES, {JETS_TREE: branches}, record)
+        float_metrics = tagger_metrics(test, logit_float, settings.signal_efficiencies)
         report = FirmwareReport(
             model=name,
             layout=tuple(network.layout),
@@ -152,14 +136,31 @@ def build_firmware(
             float_auc=float_metrics["auc"],
             float_rejection=float_metrics["rejection"],
             precision_scan=scan,
-            builds={"scanned": scanned, "reference": reference},
+            builds=builds,
             provenance=record,
         )
         report.write(work / REPORT)  # validated by a round trip before it is written
-        (work / MARKER).write_text(
-            json.dumps({"format": FIRMWARE_REPORT_FORMAT, "model": name}) + "\n"
-        )
+        marker = {"format": FIRMWARE_REPORT_FORMAT, "model": name}
+        (work / MARKER).write_text(json.dumps(marker) + "\n")
     return report
+
+
+def _both_builds(
+    context: _BuildContext, fmt: FixedFormat, work: Path, final: Path
+) -> tuple[dict[str, FirmwareBuild], dict[str, np.ndarray]]:
+    """The scanned build and the reference build (the same one when the precisions agree),
+    and their score columns (``*_reference`` for the reference build)."""
+    ref = context.settings.reference_precision
+    reference_fmt = FixedFormat(ref.total_bits, ref.integer_bits)
+    scanned, scores = _build_at(context, fmt, "scanned", work, with_hls=True, final=final)
+    if reference_fmt == fmt:
+        reference = dataclasses.replace(scanned, role="reference", same_as="scanned")
+    else:
+        reference, reference_scores = _build_at(
+            context, reference_fmt, "reference", work, with_hls=False, final=final
+        )
+        scores.update({f"{k}_reference": v for k, v in reference_scores.items()})
+    return {"scanned": scanned, "reference": reference}, scores
 
 
 def check_output_directory(out: Path) -> None:
