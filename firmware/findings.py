@@ -80,7 +80,7 @@ def checks_sentence(rows: Sequence[dict[str, Any]]) -> str:
     jets = min(row["checked_jets"] for row in rows)
     mismatches = sum(row["mismatches"] for row in rows)
     text = (
-        f"Bit-exactness: in all {len(rows)} builds {'; '.join(checks)} agreed on every one of "
+        f"Bit-exactness: for all {len(rows)} models, {'; '.join(checks)} agreed on every one of "
         f"at least {jets} test jets ({mismatches} mismatches; any mismatch stops the build)."
     )
     no_verilator = [row for row in rows if not row["verilator_builds"]]

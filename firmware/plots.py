@@ -171,8 +171,8 @@ def resources_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, 
             ax.set_ylim(min(values) / 2.5, max(values) * 6)
         ax.set_xlim(-0.05, 1.05)
         ax.set_xlabel("Pruned fraction of multiplications")
-        ax.set_ylabel(f"{name} at {precision} ({', '.join(tools)})")
-        label(ax, "da4ml Verilog, one precision for all")
+        ax.set_ylabel(f"{name} ({', '.join(tools)})")
+        label(ax, f"every model at {precision}")
         place_labels(
             ax,
             [
@@ -194,7 +194,7 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
     unpruned = next((r for r in rows if r["family"] == "unpruned"), None)
     panels = (
         (axes[0], "latency_cycles", "Latency [clock cycles]"),
-        (axes[1], "longest_path_cells", "Longest path [cells: LUT + carry]"),
+        (axes[1], "longest_path_cells", "Longest path [cells]"),
     )
     for ax, column, ylabel in panels:
         _scatter_by_family(ax, rows, column)
@@ -205,7 +205,7 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
         if unpruned is not None and unpruned[column] is not None:
             ax.axhline(unpruned[column], color="grey", ls=":", lw=1.0, zorder=1)
         ax.set_xlabel("Pruned fraction of multiplications")
-        ax.set_ylabel(f"{ylabel} at {precision}")
+        ax.set_ylabel(ylabel)
         place_labels(
             ax,
             [
@@ -215,8 +215,8 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
             ],
         )
         _no_offset(ax)
-    label(axes[0], "dotted: unpruned network")
-    label(axes[1], "Yosys synth_xilinx netlist")
+    label(axes[0], f"every model at {precision}; dotted: unpruned")
+    label(axes[1], "LUT + carry cells between registers (Yosys)")
     if not any(r["longest_path_cells"] is not None for r in rows):
         axes[1].text(0.5, 0.5, "Yosys did not run", transform=axes[1].transAxes, ha="center")
     period = next(
@@ -226,7 +226,7 @@ def latency_vs_pruning(path: str | os.PathLike[str], rows: Sequence[dict[str, An
         secondary = axes[0].twinx()
         low, high = axes[0].get_ylim()
         secondary.set_ylim(low * period, high * period)
-        secondary.set_ylabel(f"Latency [ns] at {period:g} ns (timing not verified)", fontsize=10)
+        secondary.set_ylabel(f"Latency [ns], {period:g} ns clock (not verified)", fontsize=11)
     axes[0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     save(fig, path)
@@ -311,13 +311,16 @@ def precision_scan(path: str | os.PathLike[str], reports: Sequence[FirmwareRepor
     for tol in tolerances:
         ax.axhline(tol * 1e3, color="grey", ls=":", lw=1.0)
     ax.set_xlabel("Total bits W of ap_fixed<W,I> (best I per W)")
-    ax.set_ylabel(r"AUC(float) $-$ AUC(fixed) [$10^{-3}$], validation jets")
+    ax.set_ylabel(r"AUC loss vs float [$10^{-3}$]")
+    all_widths = [p.total_bits for r in scanned for p in r.precision_scan.points]
+    if all_widths:
+        ax.set_xlim(min(all_widths) - 0.5, max(all_widths) + 0.5)
     low, high = ax.get_ylim()
     ax.set_ylim(max(low, -5.0), min(max(high, 4.0 * max(tolerances, default=0.002) * 1e3), 40.0))
     _no_offset(ax)
     if scanned:
         ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    label(ax, "open circle: chosen W; dotted: tolerance; bar: 95 % upper bound")
+    label(ax, "validation jets; bar: 95 % upper bound; circle: chosen W; dotted: tolerance")
     fig.tight_layout()
     save(fig, path)
 
