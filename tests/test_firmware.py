@@ -339,7 +339,10 @@ def _build(inputs: dict[str, Path], out: Path, firmware: dict[str, typing.Any]) 
 
 @needs_gxx
 def test_mutated_hls4ml_weight_fails_the_build(
-    small_inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_inputs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     original = hls.quantised_sequential
 
@@ -358,6 +361,23 @@ def test_mutated_hls4ml_weight_fails_the_build(
         _build(small_inputs, out, {**NO_RTL_TOOLS, **FIXED})
     assert not out.exists(), "nothing is written when a check fails"
     assert not list(tmp_path.glob(".fw.*")), "no temporary directory left behind"
+    # through the CLI: one line, the "check failed" exit status
+    config = tmp_path / "fw.yaml"
+    config.write_text(
+        "seed: 1\nfirmware:\n  precision: {mode: fixed, total_bits: 8, integer_bits: 4}\n"
+        "  rtl: {verilator: 'off', yosys: 'off', vivado: 'off'}\n"
+    )
+    argv = [
+        "build",
+        "--model",
+        str(small_inputs["model"]),
+        "--test-data",
+        str(small_inputs["test"]),
+    ]
+    code = run_cli(main, PROG, [*argv, "--out", str(out), "--config", str(config)])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == CHECK_FAILED
+    assert err.startswith(f"{PROG}: check failed: tiny (scanned build, ap_fixed<8,4>)"), err
 
 
 @needs_gxx
