@@ -293,3 +293,21 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def refuse_overwriting_inputs(
+    output: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str] | None]
+) -> None:
+    """Refuse an output path that names one of the inputs (same path, or the same file through
+    a hard link): the final rename would replace the input with the output."""
+    out = Path(output)
+    for source in inputs:
+        if source is None:
+            continue
+        src = Path(source)
+        same = out.resolve() == src.resolve()
+        if not same and out.exists() and src.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(out, src)
+        if same:
+            raise DeepppError(f"refusing to write {out}: it is the input {src}")

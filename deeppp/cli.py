@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,6 +27,29 @@ USAGE_ERROR = 2
 CHECK_FAILED = 3
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED = 130
+#: Exit status after SIGTERM (128 + SIGTERM): Slurm, Snakemake or ``kill`` stopped the job.
+TERMINATED = 143
+
+
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler, so that ``finally`` blocks (the atomic writers' clean-up
+    of their temporary files) run before the process exits."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_cli(
@@ -38,7 +64,9 @@ def run_cli(
     - any other :class:`DeepppError` (bad config, input or arguments): ``<prog>: error: ...``,
       exit :data:`USAGE_ERROR`;
     - Ctrl-C: ``<prog>: interrupted``, exit :data:`INTERRUPTED`, no traceback (outputs are
-      written atomically, so nothing half-written is left under a final name).
+      written atomically, so nothing half-written is left under a final name);
+    - SIGTERM: ``<prog>: terminated``, exit :data:`TERMINATED`, after the writers removed their
+      temporary files (the default action would kill the process on the spot and leave them).
 
     ``prog`` should match the argparse ``prog`` so both kinds of error read the same; by default
     it is ``python -m <package>`` for a package's ``__main__``. Anything else is a bug and keeps
@@ -46,7 +74,11 @@ def run_cli(
     """
     name = prog or _default_prog()
     try:
-        return int(main(argv) or 0)
+        with _sigterm_unwinds():
+            return int(main(argv) or 0)
+    except _Terminated:
+        print(f"{name}: terminated", file=sys.stderr)
+        return TERMINATED
     except CheckError as err:
         print(f"{name}: check failed: {_one_line(err)}", file=sys.stderr)
         return CHECK_FAILED

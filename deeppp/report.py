@@ -15,6 +15,7 @@ import html
 import io
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,13 @@ from typing import Any
 import yaml
 
 from deeppp import DeepppError
-from deeppp.atomic import atomic_path, write_text_atomic
+from deeppp.atomic import atomic_outputs
 from deeppp.cli import OneLineArgumentParser, run_cli
 
 PROG = "python -m deeppp.report"
-#: The signal efficiencies at which the ml stage reports background rejection.
-EFFICIENCIES = (0.5, 0.6, 0.7)
+#: ``rejection_50`` -> eps_S = 0.50: the working points are those of the metrics files
+#: (``ml.signal_efficiencies``), not a fixed list.
+_REJECTION_KEY = re.compile(r"^rejection_(\d{1,3})$")
 
 GENERIC_DIFFERENCES = (
     "No pile-up: ATLAS Run-2 samples carry ~30-40 simultaneous pp interactions, deeppp none.",
@@ -49,6 +51,7 @@ class ModelFigures:
     name: str
     auc: float
     auc_error: float
+    #: eps_S -> (1/eps_B, uncertainty); inf when no background passes, nan for no uncertainty
     rejection: dict[float, tuple[float, float]]
     hidden_nodes: int | None
     multiplications: int | None
@@ -59,13 +62,18 @@ def load_model_figures(metrics_path: Path) -> ModelFigures:
     try:
         metrics = json.loads(metrics_path.read_text())
         test = metrics["test"]
+        # The ml stage writes null for an infinite rejection (no background left above the cut)
+        # and for an uncertainty it could not estimate.
         rejection = {
-            eff: (
-                float(test[f"rejection_{round(eff * 100)}"]["value"]),
-                float(test[f"rejection_{round(eff * 100)}"]["uncertainty"]),
+            int(match[1]) / 100: (
+                math.inf if entry["value"] is None else float(entry["value"]),
+                math.nan if entry.get("uncertainty") is None else float(entry["uncertainty"]),
             )
-            for eff in EFFICIENCIES
+            for key, entry in test.items()
+            if (match := _REJECTION_KEY.match(key))
         }
+        if not rejection:
+            raise KeyError("no rejection_<eps_S> figures in 'test'")
         return ModelFigures(
             name=str(metrics["model"]),
             auc=float(test["auc"]["value"]),
@@ -77,7 +85,9 @@ def load_model_figures(metrics_path: Path) -> ModelFigures:
         )
     except FileNotFoundError as err:
         raise DeepppError(f"{metrics_path}: metrics file does not exist") from err
-    except (KeyError, TypeError, ValueError) as err:
+    except OSError as err:
+        raise DeepppError(f"{metrics_path}: cannot read ({err.strerror or err})") from err
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise DeepppError(
             f"{metrics_path}: not an ml metrics file ({type(err).__name__}: {err})"
         ) from err
@@ -88,28 +98,65 @@ def load_references(path: Path) -> list[dict[str, Any]]:
     try:
         document = yaml.safe_load(path.read_text())
         references = document["references"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
-        raise DeepppError(f"{path}: cannot read the published reference figures ({err})") from err
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError) as err:
+        reason = " ".join(str(err).split())
+        raise DeepppError(
+            f"{path}: cannot read the published reference figures ({reason})"
+        ) from err
+    if not isinstance(references, list) or not all(isinstance(r, dict) for r in references):
+        raise DeepppError(f"{path}: 'references' must be a list of mappings")
     for reference in references:
         for key in ("id", "citation"):
             if key not in reference:
                 raise DeepppError(f"{path}: a reference lacks '{key}'")
+        values = reference.get("values") or []
+        if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+            raise DeepppError(f"{path}: {reference['id']}: 'values' must be a list of mappings")
         pairs = []
-        for value in reference.get("values") or []:
+        for value in values:
             if "signal_efficiency" in value and "background_rejection" in value:
                 if "quote" not in value:
                     raise DeepppError(
                         f"{path}: {reference['id']}: a figure without its quoted source"
+                    )
+                numbers = (value["signal_efficiency"], value["background_rejection"])
+                if not all(
+                    isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+                    for x in numbers
+                ):
+                    raise DeepppError(
+                        f"{path}: {reference['id']}: signal_efficiency and background_rejection "
+                        f"must be finite numbers, got {numbers}"
                     )
                 pairs.append(value)
         reference["rejection_points"] = pairs
     return references
 
 
+def efficiencies_of(models: list[ModelFigures]) -> list[float]:
+    """The working points of the table and plot: every eps_S any of the models reports."""
+    return sorted({eff for m in models for eff in m.rejection})
+
+
+def rejection_column(eff: float) -> str:
+    return f"rejection_{round(eff * 100)}"
+
+
+def table_columns(efficiencies: list[float]) -> list[str]:
+    return [
+        "source",
+        "background",
+        "auc",
+        *(rejection_column(e) for e in efficiencies),
+        "conditions",
+    ]
+
+
 def comparison_rows(
     models: list[ModelFigures], references: list[dict[str, Any]]
 ) -> list[dict[str, str]]:
     """One table for both: our models first, then every published efficiency/rejection pair."""
+    efficiencies = efficiencies_of(models)
     rows = []
     for m in models:
         row = {
@@ -118,9 +165,8 @@ def comparison_rows(
             "auc": f"{m.auc:.4f} ± {m.auc_error:.4f}",
             "conditions": "14 TeV, fast sim., no pile-up",
         }
-        for eff in EFFICIENCIES:
-            value, error = m.rejection[eff]
-            row[f"rejection_{round(eff * 100)}"] = _format_rejection(value, error)
+        for eff, (value, error) in m.rejection.items():
+            row[rejection_column(eff)] = _format_rejection(value, error)
         rows.append(row)
     for reference in references:
         for point in reference["rejection_points"]:
@@ -131,9 +177,9 @@ def comparison_rows(
                 "auc": "not published",
                 "conditions": _published_conditions(reference),
             }
-            for target in EFFICIENCIES:
-                key = f"rejection_{round(target * 100)}"
-                row[key] = f"{point['background_rejection']:g}" if math.isclose(eff, target) else ""
+            for target in efficiencies:
+                cell = f"{point['background_rejection']:g}" if math.isclose(eff, target) else ""
+                row[rejection_column(target)] = cell
             rows.append(row)
     return rows
 
@@ -148,27 +194,18 @@ def _published_conditions(reference: dict[str, Any]) -> str:
 def _format_rejection(value: float, error: float) -> str:
     if not math.isfinite(value):
         return "> test-sample size (no background passes)"
-    return f"{value:.1f} ± {error:.1f}"
+    return f"{value:.1f} ± {error:.1f}" if math.isfinite(error) else f"{value:.1f} ± n/a"
 
 
-def write_table(rows: list[dict[str, str]], csv_path: Path, markdown_path: Path) -> None:
-    columns = [
-        "source",
-        "background",
-        "auc",
-        "rejection_50",
-        "rejection_60",
-        "rejection_70",
-        "conditions",
-    ]
+def table_texts(rows: list[dict[str, str]], columns: list[str]) -> tuple[str, str]:
+    """(CSV, Markdown) of the comparison table."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    write_text_atomic(csv_path, buffer.getvalue())
     header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     body = "".join("| " + " | ".join(row.get(c, "") for c in columns) + " |\n" for row in rows)
-    write_text_atomic(markdown_path, header + body)
+    return buffer.getvalue(), header + body
 
 
 def plot_comparison(
@@ -181,10 +218,15 @@ def plot_comparison(
     use_style()
     fig, ax = plt.subplots(figsize=(8, 6))
     for m in models:
-        values = [m.rejection[e][0] for e in EFFICIENCIES]
-        errors = [m.rejection[e][1] for e in EFFICIENCIES]
+        # an infinite rejection (no background passes) has no place on the axis: left out
+        points = sorted((e, v, err) for e, (v, err) in m.rejection.items() if math.isfinite(v))
         ax.errorbar(
-            EFFICIENCIES, values, yerr=errors, marker="o", capsize=3, label=f"deeppp {m.name}"
+            [p[0] for p in points],
+            [p[1] for p in points],
+            yerr=[p[2] if math.isfinite(p[2]) else 0.0 for p in points],
+            marker="o",
+            capsize=3,
+            label=f"deeppp {m.name}",
         )
     markers = iter("*^sPXD")
     for reference in references:
@@ -206,7 +248,8 @@ def plot_comparison(
                 label=f"{reference['id']} ({background}, published)",
             )
     ax.set_yscale("log")
-    ax.set_xlim(0.4, 0.8)
+    efficiencies = efficiencies_of(models) or [0.5]
+    ax.set_xlim(min(0.4, min(efficiencies) - 0.05), max(0.8, max(efficiencies) + 0.05))
     ax.set_xlabel("signal efficiency $\\varepsilon_S$")
     ax.set_ylabel("background rejection $1/\\varepsilon_B$")
     ax.text(
@@ -218,31 +261,24 @@ def plot_comparison(
     )
     ax.legend(fontsize=9, loc="upper right")
     experiment_label(ax, fontsize=13)
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
+    fig.savefig(out_png, dpi=110, format="png", metadata={"Software": None})
     plt.close(fig)
 
 
-def write_html(
-    rows: list[dict[str, str]], references: list[dict[str, Any]], out_html: Path
-) -> None:
+def html_page(
+    rows: list[dict[str, str]], references: list[dict[str, Any]], columns: list[str]
+) -> str:
     """A self-contained page: the table, the differences, and every citation with its quote."""
     e = html.escape
-    columns = [
-        "source",
-        "background",
-        "auc",
-        "rejection_50",
-        "rejection_60",
-        "rejection_70",
-        "conditions",
-    ]
+    working_points = "/".join(
+        c.removeprefix("rejection_") for c in columns if c.startswith("rejection_")
+    )
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>deeppp vs published</title>",
         "<style>body{font-family:sans-serif;max-width:70em}table{border-collapse:collapse}"
         "td,th{border:1px solid #999;padding:3px 6px}blockquote{color:#444}</style></head><body>",
         "<h1>deeppp tagger versus published ATLAS(-like) figures</h1>",
-        "<p>Background rejection 1/&epsilon;<sub>B</sub> at signal efficiency 50/60/70 % and ROC AUC on "
+        f"<p>Background rejection 1/&epsilon;<sub>B</sub> at signal efficiency {working_points} % and ROC AUC on "
         "deeppp's test set (uncertainties: bootstrap), beside published figures copied from the cited "
         "texts. The setups differ; read the published numbers as context, not as a target.</p>",
         "<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>",
@@ -272,19 +308,24 @@ def write_html(
         if differences:
             parts.append("<ul>" + "".join(f"<li>{e(str(d))}</li>" for d in differences) + "</ul>")
     parts.append("</body></html>\n")
-    write_text_atomic(out_html, "".join(parts))
+    return "".join(parts)
 
 
 def build_comparison(
     metrics_paths: list[Path], reference_path: Path, out_dir: Path
 ) -> list[dict[str, str]]:
-    """Write comparison.{png,csv,md,html} into ``out_dir``; return the table rows."""
+    """Write comparison.{png,csv,md,html} into ``out_dir`` (all four or none); return the rows."""
     models = [load_model_figures(p) for p in metrics_paths]
     references = load_references(reference_path)
     rows = comparison_rows(models, references)
-    write_table(rows, out_dir / "comparison.csv", out_dir / "comparison.md")
-    plot_comparison(models, references, out_dir / "comparison.png")
-    write_html(rows, references, out_dir / "comparison.html")
+    columns = table_columns(efficiencies_of(models))
+    csv_text, markdown = table_texts(rows, columns)
+    names = ("comparison.png", "comparison.csv", "comparison.md", "comparison.html")
+    with atomic_outputs([out_dir / name for name in names]) as (png, csv_path, md_path, page):
+        plot_comparison(models, references, png)
+        csv_path.write_text(csv_text)
+        md_path.write_text(markdown)
+        page.write_text(html_page(rows, references, columns))
     return rows
 
 

@@ -13,7 +13,9 @@ import datetime as _real_datetime
 import hashlib
 import json
 import os
+import struct
 import uuid
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,11 +72,14 @@ def write_root(
     provenance: Mapping[str, Any],
     *,
     compression_level: int = 1,
+    atomic: bool = True,
 ) -> None:
     """Write ``trees`` (name -> {branch: array}) and ``provenance`` to ``path`` atomically.
 
     Jagged collections should be given as ``ak.zip`` records so they share one counter branch
     (``n<collection>``) and the file stays readable by ROOT. Empty trees are allowed.
+    ``atomic=False`` writes straight to ``path``: for a temporary path handed out by
+    :func:`deeppp.atomic.atomic_outputs`, which renames a whole set of files at once.
     """
     provenance_json = json.dumps(provenance, sort_keys=True, default=_jsonable)
     digest = hashlib.sha256(provenance_json.encode()).digest()
@@ -89,7 +94,7 @@ def write_root(
     # uproot stores the path it was given in the TFile header; handing it an open file object
     # keeps the random temporary name out of the bytes.
     with (
-        atomic_path(path) as tmp,
+        atomic_path(path) if atomic else contextlib.nullcontext(Path(path)) as tmp,
         _frozen_uproot_clock(),
         open(tmp, "w+b") as sink,
         uproot.recreate(
@@ -106,27 +111,66 @@ def write_root(
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     with open_root(path) as f:
+        return provenance_of(f, path)
+
+
+def provenance_of(f: uproot.ReadOnlyDirectory, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance record of an open file: a JSON object, else :class:`InputFileError`."""
+    try:
         if PROVENANCE_KEY not in f:
             raise InputFileError(f"{path}: no '{PROVENANCE_KEY}' record (not written by deeppp?)")
-        return json.loads(str(f[PROVENANCE_KEY]))
+        record = json.loads(str(f[PROVENANCE_KEY]))
+    except InputFileError:
+        raise
+    except Exception as err:  # truncated file, or a record that is not JSON
+        raise InputFileError(
+            f"{path}: unreadable '{PROVENANCE_KEY}' record ({_reason(err)})"
+        ) from err
+    if not isinstance(record, dict):
+        raise InputFileError(f"{path}: '{PROVENANCE_KEY}' record is not a JSON object")
+    return record
+
+
+#: What uproot raises when the bytes it reads are not what the file's own index promised: a
+#: truncated file ("expected Chunk of length N, received M bytes"), a garbled basket or streamer.
+DAMAGED_FILE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    zlib.error,
+    struct.error,
+    uproot.deserialization.DeserializationError,
+)
 
 
 @contextlib.contextmanager
 def open_root(path: str | os.PathLike[str]) -> Iterator[uproot.ReadOnlyDirectory]:
-    """Open a ROOT file, turning every low-level failure into an error that names the file."""
+    """Open a ROOT file, turning every low-level failure into an error that names the file.
+
+    uproot reads lazily: a file truncated after its header opens fine and fails only when a tree
+    or record is read, so reading errors inside the ``with`` block are reported the same way
+    (only read inside it: an OSError there is taken for a damaged input).
+    """
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputFileError(f"{p}: input file does not exist")
+    if not p.is_file():
+        raise InputFileError(f"{p}: not a regular file (a directory?)")
     try:
         f = uproot.open(p)
     except Exception as err:  # uproot raises many types for truncated/garbage files
-        raise InputFileError(
-            f"{p}: not a readable ROOT file ({type(err).__name__}: {err})"
-        ) from err
+        raise InputFileError(f"{p}: not a readable ROOT file ({_reason(err)})") from err
     try:
         yield f
+    except DAMAGED_FILE_ERRORS as err:
+        raise InputFileError(f"{p}: damaged or truncated ROOT file ({_reason(err)})") from err
     finally:
         f.close()
+
+
+def _reason(err: BaseException) -> str:
+    """``Type: message`` on one line, shortened (uproot's messages span several lines)."""
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:200]}"
 
 
 def read_tree(
@@ -146,17 +190,18 @@ def read_tree(
             raise InputFileError(
                 f"{path}: no tree '{tree}' (wrong schema; keys: {sorted(f.keys(cycle=False))})"
             )
-        t = f[tree]
-        available = set(t.keys())
+        try:
+            t = f[tree]
+            available = set(t.keys())
+        except Exception as err:
+            raise InputFileError(f"{path}: cannot read tree '{tree}' ({_reason(err)})") from err
         missing = [b for b in required if b not in available]
         if missing:
             raise InputFileError(f"{path}: tree '{tree}' lacks branches {missing} (wrong schema)")
         try:
             return t.arrays(filter_name=list(filter_name) if filter_name is not None else None)
         except Exception as err:
-            raise InputFileError(
-                f"{path}: cannot read tree '{tree}' ({type(err).__name__}: {err})"
-            ) from err
+            raise InputFileError(f"{path}: cannot read tree '{tree}' ({_reason(err)})") from err
 
 
 def _as_array(value: Any) -> Any:

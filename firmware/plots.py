@@ -64,8 +64,8 @@ def short_label(model: str) -> str:
         text = f"{name.hidden_percent} %"
     elif name.input_keep is not None:
         text = f"{name.input_keep} in" + (" alt" if name.alternative_layout else "")
-    elif getattr(name, "multiplication_percent", None) is not None:
-        text = f"{name.multiplication_percent} % mult."
+    elif (multiplications := getattr(name, "multiplication_percent", None)) is not None:
+        text = f"{multiplications} % mult."
     else:
         text = model
     return text + (f" s{name.replica}" if name.replica else "")

@@ -152,8 +152,3 @@ class FirmwareSettings:
             raise FirmwareConfigError(
                 "firmware.precision: no scan point has scan_integer_bits < scan_total_bits"
             )
-
-
-def check_firmware_config(config: dict[str, Any]) -> None:
-    """The cross-key rules of the firmware section, for a config loader to call at load time."""
-    FirmwareSettings.from_config(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from deeppp.atomic import refuse_overwriting_inputs
 from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config, validate_config
 from generation.generate import generate_chunk
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.chunk < 0:
         parser.error(f"--chunk must be >= 0, got {args.chunk}")
+    refuse_overwriting_inputs(args.out, [args.config])
     n_events = args.events
     if n_events is None:
         processes = config["generation"]["processes"]

@@ -30,6 +30,10 @@ from generation.settings import pythia_settings
 #: Events per ``nextBatch`` call: large enough that the Python overhead per batch is negligible,
 #: small enough that the full (all-particle) record of one batch stays well below 100 MB.
 BATCH_SIZE = 100
+#: Consecutive batches without a single event after which Pythia is taken to have given up (its
+#: ``next()`` fails for every event, e.g. an impossible ``Check:epTolErr``); one empty batch of
+#: the last few events could be bad luck.
+MAX_EMPTY_BATCHES = 3
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def generate_chunk(
     species = SpeciesTable(pythia.particleData)
 
     pieces: list[dict[str, ak.Array]] = []
-    n_kept = n_vetoed = 0
+    n_kept = n_vetoed = empty_batches = 0
     with tqdm(
         total=n_events,
         unit="ev",
@@ -105,6 +109,16 @@ def generate_chunk(
     ) as bar:
         while n_kept < n_events:
             batch = pythia.nextBatch(min(BATCH_SIZE, n_events - n_kept))
+            if len(batch) == 0:
+                empty_batches += 1
+                if empty_batches >= MAX_EMPTY_BATCHES:
+                    info = pythia.infoPython()
+                    raise DeepppError(
+                        f"Pythia gave up: no event accepted in {int(info.nTried())} tries "
+                        "(its reason is on standard output, e.g. 'PYTHIA Abort from Pythia::next')"
+                    )
+                continue
+            empty_batches = 0
             collections = extract(batch, species)
             if process == "signal":
                 # veto on the reduced collections: slicing the full record would copy it

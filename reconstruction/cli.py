@@ -5,13 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from deeppp.atomic import write_text_atomic
+from deeppp.atomic import refuse_overwriting_inputs, write_text_atomic
 from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config, validate_config
 from deeppp.contracts import PROCESS_LABEL
-from reconstruction.features import feature_table_markdown
-from reconstruction.merge import merge_features
-from reconstruction.pipeline import reconstruct_chunk
 
 PROG = "python -m reconstruction"
 
@@ -103,9 +100,14 @@ def _config(path: Path | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The stage modules (uproot, awkward, the fastjet extension) are imported only now, after the
+    # arguments were parsed: --help stays quick and Ctrl-C during start-up is handled by run_cli.
     if args.command == "run":
+        from reconstruction.pipeline import reconstruct_chunk
+
         if args.chunk < 0:
             parser.error(f"--chunk must be >= 0, got {args.chunk}")
+        refuse_overwriting_inputs(args.out, [args.events, args.config])
         summary = reconstruct_chunk(
             args.events,
             args.out,
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     elif args.command == "merge":
+        from reconstruction.merge import merge_features
+
         counts = merge_features(args.features, args.out_dir, _config(args.config))
         print(
             "dataset: "
@@ -135,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "calibrate":
         from reconstruction.calibration import derive_calibration
 
+        if args.max_events is not None and args.max_events < 1:
+            parser.error(f"--max-events must be positive, got {args.max_events}")
         result = derive_calibration(args.events, _config(args.config), args.max_events)
         print(
             f"large-R jet pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
@@ -144,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             f"large_r_mass_scale: {result.mass_scale:.3f}}}"
         )
     elif args.command == "features-doc":
+        from reconstruction.features import feature_table_markdown
+
         write_text_atomic(args.out, feature_table_markdown())
     return 0
 

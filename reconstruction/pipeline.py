@@ -8,7 +8,6 @@ batch), so a chunk's output depends only on the config and seed.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +20,10 @@ import uproot
 from tqdm import tqdm
 
 from deeppp import DeepppError
+from deeppp.atomic import refuse_overwriting_inputs
 from deeppp.contracts import EVENTS_TREE, JETS_TREE, PROCESS_LABEL, TRACK_JETS_TREE
 from deeppp.provenance import provenance
-from deeppp.rootio import InputFileError, open_root, write_root
+from deeppp.rootio import InputFileError, open_root, provenance_of, write_root
 from reconstruction import btagging, detector, features, jets, labels
 
 PARTICLE_FIELDS = ("px", "py", "pz", "e", "pid", "charge", "vx", "vy", "vz")
@@ -119,8 +119,12 @@ def chunk_seed(global_seed: int, process: str, chunk: int) -> int:
 # input
 
 
-def check_events_file(path: Path, process: str | None = None) -> int:
-    """Validate an events file against the generation contract; return its number of events."""
+def check_events_file(path: Path, process: str | None = None, chunk: int | None = None) -> int:
+    """Validate an events file against the generation contract; return its number of events.
+
+    ``process``/``chunk``, when given, must match the file's provenance: reconstructing chunk 0's
+    events as chunk 7 would put the same events into the dataset twice.
+    """
     with open_root(path) as f:
         if EVENTS_TREE not in f:
             raise InputFileError(
@@ -132,10 +136,14 @@ def check_events_file(path: Path, process: str | None = None) -> int:
             raise InputFileError(
                 f"{path}: tree '{EVENTS_TREE}' lacks branches {missing} (wrong schema)"
             )
-        if process is not None and "provenance" in f:
-            recorded = json.loads(str(f["provenance"])).get("process")
-            if recorded is not None and recorded != process:
-                raise InputFileError(f"{path}: holds '{recorded}' events, not '{process}'")
+        record = provenance_of(f, path) if "provenance" in f else {}
+        recorded = record.get("process")
+        if process is not None and recorded is not None and recorded != process:
+            raise InputFileError(f"{path}: holds '{recorded}' events, not '{process}'")
+        if chunk is not None and record.get("chunk", chunk) != chunk:
+            raise InputFileError(
+                f"{path}: holds the events of chunk {record['chunk']}, not chunk {chunk}"
+            )
         return int(tree.num_entries)
 
 
@@ -342,8 +350,9 @@ def reconstruct_chunk(
     if chunk < 0:
         raise DeepppError(f"chunk must be >= 0, got {chunk}")
     events_path, out_path = Path(events_path), Path(out_path)
+    refuse_overwriting_inputs(out_path, [events_path])
     settings = Settings.from_config(config["reconstruction"])
-    n_events = check_events_file(events_path, process)
+    n_events = check_events_file(events_path, process, chunk)
     seed = chunk_seed(config["seed"], process, chunk)
 
     jet_parts: list[dict[str, np.ndarray]] = []

@@ -483,10 +483,16 @@ def test_config_schema_defaults_and_errors() -> None:
         validate_config({"seed": 1, "firmware": {"rtl": {"yosys": "sometimes"}}}, source="test")
     with pytest.raises(ConfigError, match=r"unknown key firmware\.precision\.bits"):
         validate_config({"seed": 1, "firmware": {"precision": {"bits": 8}}}, source="test")
-    with pytest.raises(FirmwareConfigError, match=r"firmware\.precision\.integer_bits"):
+    # checked when the config is loaded (deeppp.config runs FirmwareSettings.check)
+    with pytest.raises(ConfigError, match=r"firmware\.precision\.integer_bits"):
         settings_of({"precision": {"mode": "fixed", "total_bits": 6, "integer_bits": 6}})
-    with pytest.raises(FirmwareConfigError, match=r"firmware\.reference_precision\.integer_bits"):
+    with pytest.raises(ConfigError, match=r"firmware\.reference_precision\.integer_bits"):
         settings_of({"reference_precision": {"total_bits": 6, "integer_bits": 6}})
+    # ... and by the settings themselves, for a config that skipped validation
+    config = validate_config({"seed": 1}, source="test")
+    config["firmware"]["precision"].update(mode="fixed", total_bits=6, integer_bits=6)
+    with pytest.raises(FirmwareConfigError, match=r"firmware\.precision\.integer_bits"):
+        FirmwareSettings.from_config(config)
 
 
 def test_tool_gate_reports_why_a_tool_is_skipped() -> None:

@@ -376,7 +376,12 @@ def test_nonpositive_budgets_are_rejected_by_the_schema() -> None:
 
 
 def test_hidden_budget_needs_one_node_per_layer() -> None:
-    config = validate_config({"seed": 1, "ml": {"hidden_budgets_percent": [1]}})
+    # Checked when the config is loaded (deeppp.config runs the ml structure checks) ...
+    with pytest.raises(ConfigError, match="one node per layer"):
+        validate_config({"seed": 1, "ml": {"hidden_budgets_percent": [1]}})
+    # ... and by the settings themselves, for a config that skipped validation.
+    config = validate_config({"seed": 1})
+    config["ml"]["hidden_budgets_percent"] = [1]
     with pytest.raises(MLConfigError, match="one node per layer"):
         MLSettings.from_config(config)
 
