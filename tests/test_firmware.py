@@ -794,3 +794,32 @@ def test_summary_files_are_written_as_one_set(
     with pytest.raises(RuntimeError, match="disk full"):
         write_summary([small_report_dir], out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@needs_gxx
+def test_caption_findings_come_from_the_summary(small_report_dir: Path, tmp_path: Path) -> None:
+    """The report captions' ``{{ snakemake.params.findings.<figure> }}``: sentences computed
+    from summary.csv when the report is rendered; the parameter's repr (what Snakemake tracks)
+    holds no result."""
+    import jinja2
+
+    from firmware.findings import PLOT_SENTENCES, CaptionFindings
+    from firmware.summary import write_summary
+
+    out = tmp_path / "summary"
+    findings_param = CaptionFindings(out / "summary.csv")
+    assert findings_param.latency_vs_pruning == ""  # before the summary exists
+    write_summary([small_report_dir], out)
+    caption = (
+        Path(__file__).parents[1] / "report" / "firmware" / "latency_vs_pruning.rst"
+    ).read_text()
+    params = type("Params", (), {"findings": findings_param})()
+    text = jinja2.Template(caption).render(snakemake=type("S", (), {"params": params})())
+    assert "What the data shows: Pipeline depth at the reference precision:" in text
+    assert str(out / "summary.csv") in repr(findings_param) and "Pipeline" not in repr(
+        findings_param
+    )
+    for figure in PLOT_SENTENCES:
+        assert getattr(findings_param, figure)
+    with pytest.raises(AttributeError):
+        _ = findings_param.not_a_figure
