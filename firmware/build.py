@@ -152,12 +152,13 @@ def _both_builds(
     and their score columns (``*_reference`` for the reference build)."""
     ref = context.settings.reference_precision
     reference_fmt = FixedFormat(ref.total_bits, ref.integer_bits)
-    scanned, scores = _build_at(context, fmt, "scanned", work, with_hls=True, final=final)
+    serves = ("scanned", "reference") if reference_fmt == fmt else ("scanned",)
+    scanned, scores = _build_at(context, fmt, serves, work, with_hls=True, final=final)
     if reference_fmt == fmt:
         reference = dataclasses.replace(scanned, role="reference", same_as="scanned")
     else:
         reference, reference_scores = _build_at(
-            context, reference_fmt, "reference", work, with_hls=False, final=final
+            context, reference_fmt, ("reference",), work, with_hls=False, final=final
         )
         scores.update({f"{k}_reference": v for k, v in reference_scores.items()})
     return {"scanned": scanned, "reference": reference}, scores
@@ -255,12 +256,17 @@ class _BuildContext:
 def _build_at(
     context: _BuildContext,
     fmt: FixedFormat,
-    role: str,
+    serves: tuple[str, ...],
     work: Path,
     with_hls: bool,
     final: Path,
 ) -> tuple[FirmwareBuild, dict[str, np.ndarray]]:
-    """One build: numpy reference, (hls4ml,) da4ml RTL and the RTL tools; checks stop it."""
+    """One build: numpy reference, (hls4ml,) da4ml RTL and the RTL tools; checks stop it.
+
+    ``serves``: the roles the build stands for; its own role is the first (a scanned build at
+    the reference precision serves both, and the tools of either role run on it).
+    """
+    role = serves[0]
     settings, test = context.settings, context.test
     qnet = QuantisedNetwork.from_network(context.network, fmt)
     x_grid = qnet.quantise_inputs(test.x)
@@ -282,7 +288,7 @@ def _build_at(
         scores["logit_hls4ml"] = logit_hls
     if settings.rtl.enabled:
         rtl_details, figures, carry_cell, rtl_checks, logit_rtl = _rtl_path(
-            context, qnet, x_grid, logit_reference, role, work / PROJECT_DIRS[role]
+            context, qnet, x_grid, logit_reference, serves, work / PROJECT_DIRS[role]
         )
         details.update(rtl_details)
         checks.extend(rtl_checks)
@@ -391,10 +397,11 @@ def _rtl_path(
     qnet: QuantisedNetwork,
     x_grid: np.ndarray,
     logit_reference: np.ndarray,
-    role: str,
+    serves: tuple[str, ...],
     project: Path,
 ) -> tuple[dict[str, Any], dict[str, Figure], str | None, list[Check], np.ndarray | None]:
     settings, timer = context.settings, context.timer
+    role = serves[0]
     r = settings.rtl
     metadata = {"deeppp_model": context.model, "precision": str(qnet.fmt), "build": role}
     with timer(f"da4ml_{role}"):
@@ -428,6 +435,7 @@ def _rtl_path(
         model=context.model,
         role=role,
         precision=str(qnet.fmt),
+        serves=serves,
         model_rtl=model,
         project_dir=project,
         x_grid=x_grid,

@@ -823,3 +823,41 @@ def test_caption_findings_come_from_the_summary(small_report_dir: Path, tmp_path
         assert getattr(findings_param, figure)
     with pytest.raises(AttributeError):
         _ = findings_param.not_a_figure
+
+
+def test_tools_run_on_the_builds_they_are_configured_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``yosys_builds: [reference]``: a scanned build at another precision is not synthesised,
+    one at the reference precision (it serves both roles) is."""
+    from firmware import toolflow
+
+    ran: list[str] = []
+    fake = toolflow.RtlTool(
+        "yosys",
+        "firmware.rtl.yosys",
+        lambda s: s.rtl.yosys,
+        lambda: None,
+        lambda s: None,
+        lambda s: s.rtl.yosys_builds,
+        "firmware.rtl.yosys_builds",
+        lambda design, s: (ran.append(design.role), toolflow.ToolOutcome({"ok": True}))[1],
+    )
+    monkeypatch.setattr(toolflow, "RTL_TOOLS", (fake,))
+    settings = settings_of({"rtl": {"yosys_builds": ["reference"]}})
+
+    def design(serves: tuple[str, ...]) -> toolflow.RtlDesign:
+        empty = np.zeros((1, 1))
+        return toolflow.RtlDesign(
+            "m", serves[0], "ap_fixed<8,4>", serves, None, Path("."), empty, empty, empty, 1.0
+        )
+
+    timer = toolflow.StepTimer()
+    skipped = toolflow.run_tools(design(("scanned",)), settings, timer)["yosys"].details
+    assert skipped == {"skipped": "firmware.rtl.yosys_builds does not include the scanned build"}
+    assert toolflow.run_tools(design(("scanned", "reference")), settings, timer)[
+        "yosys"
+    ].details == {"ok": True}
+    assert toolflow.run_tools(design(("reference",)), settings, timer)["yosys"].details == {
+        "ok": True
+    }
+    assert ran == ["scanned", "reference"]
+    assert {"yosys_scanned", "yosys_scanned_cpu", "yosys_reference"} <= set(timer.steps)
