@@ -422,6 +422,13 @@ def test_report_without_rtl_tools_and_output_directory_safety(
         assert {c.tool for c in build.checks} >= {"da4ml-emulator"}
     assert {c.tool for c in scanned.checks} >= {"hls4ml-emulation", "da4ml-emulator"}
     assert scanned.details["verilator"] == {"skipped": "firmware.rtl.verilator is off"}
+    # logit_rtl is Verilator's output: absent when Verilator did not run (not the emulator's)
+    import uproot
+
+    with uproot.open(out / "scores.root") as scores:
+        branches = set(scores["jets"].keys())
+    assert {"logit_float", "logit_fixed_point", "logit_hls4ml", "label", "weight"} <= branches
+    assert not {b for b in branches if b.startswith("logit_rtl")}
     # the bootstrap interval of the test-set loss brackets its value
     loss = reference.auc_loss_test
     assert loss.ci_low <= loss.value <= loss.ci_high and loss.n_events == 600
