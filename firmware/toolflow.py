@@ -62,6 +62,7 @@ class RtlDesign:
     model: str
     role: str
     precision: str
+    serves: tuple[str, ...]  # the roles this design stands for (both when the precisions agree)
     model_rtl: Any  # da4ml VerilogModel
     project_dir: Path
     x_grid: np.ndarray  # test jets on the input grid
@@ -224,7 +225,7 @@ def run_tools(
     """Every tool of :data:`RTL_TOOLS` on ``design``: its outcome, or ``{"skipped": reason}``."""
     outcomes: dict[str, ToolOutcome] = {}
     for tool in RTL_TOOLS:
-        if design.role not in tool.builds(settings):
+        if not set(design.serves) & set(tool.builds(settings)):
             reason: str | None = f"{tool.builds_key} does not include the {design.role} build"
         else:
             reason = tool_gate(
