@@ -326,11 +326,16 @@ def _check_top_level(config: dict[str, Any]) -> None:
 
 def _check_generation(config: dict[str, Any]) -> None:
     generation = config["generation"]
-    if 2 * generation["pthat_min_gev"] >= generation["sqrt_s_gev"]:
-        raise ConfigError(
-            f"generation.pthat_min_gev: {generation['pthat_min_gev']} GeV leaves no phase space "
-            f"at sqrt(s) = {generation['sqrt_s_gev']} GeV (needs 2 x pTHatMin < sqrt(s))"
-        )
+    minima = {"generation.pthat_min_gev": generation["pthat_min_gev"]}
+    for process, spec in generation["processes"].items():
+        if "pthat_min_gev" in spec:
+            minima[f"generation.processes.{process}.pthat_min_gev"] = spec["pthat_min_gev"]
+    for key, pthat_min in minima.items():
+        if 2 * pthat_min >= generation["sqrt_s_gev"]:
+            raise ConfigError(
+                f"{key}: {pthat_min} GeV leaves no phase space "
+                f"at sqrt(s) = {generation['sqrt_s_gev']} GeV (needs 2 x pTHatMin < sqrt(s))"
+            )
 
 
 def _check_reconstruction(config: dict[str, Any]) -> None:

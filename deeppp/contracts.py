@@ -167,16 +167,27 @@ def parse_model_name(name: str) -> ModelName:
 # Outputs each stage writes (the rule files declare exactly these)
 # --------------------------------------------------------------------------------------------
 
-#: Plots of ``reconstruction plots`` (results/reconstruction/).
+#: Plots of ``reconstruction plots`` (results/reconstruction/): the 39 features in groups of at
+#: most five panels (each figure readable at the report's ~900 pixels), then the summary plots.
 RECONSTRUCTION_PLOTS: tuple[str, ...] = (
-    "features_fatjet.png",
-    "features_trackjet1.png",
-    "features_trackjet2.png",
-    "features_trackjet3.png",
+    "features_fatjet_kinematics.png",
+    "features_fatjet_substructure.png",
+    *(
+        f"features_trackjet{i}_{group}.png"
+        for i in (1, 2, 3)
+        for group in ("kinematics", "impact_parameters", "secondary_vertex")
+    ),
     "trimmed_mass.png",
     "n_vr_track_jets.png",
     "trackjet_sd0_flavour.png",
     "trackjet_sv_mass_flavour.png",
+)
+#: Plots whose report caption ``reconstruction plots`` writes with numbers measured on the data
+#: (results/reconstruction/captions/{stem}.rst); the others have a fixed caption in report/.
+RECONSTRUCTION_DATA_CAPTIONS: tuple[str, ...] = (
+    "trackjet_sd0_flavour",
+    "trackjet_sv_mass_flavour",
+    "trimmed_mass",
 )
 
 #: Files of one trained model (results/models/{model}/).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config, validate_config
 from generation.generate import generate_chunk
 from generation.settings import PROCESSES, chunk_seed
+
+logger = logging.getLogger(__name__)
 
 PROG = "python -m generation"
 
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         full_config={"seed": config["seed"], "generation": generation_config},
         progress=not args.no_progress,
     )
-    print(
+    logger.info(
         f"{summary.process}: {summary.n_events} events -> {summary.path} "
         f"(sigma = {summary.sigma_gen_mb:.3e} +- {summary.sigma_err_mb:.1e} mb"
         + (
@@ -93,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             if summary.process == "signal"
             else ""
         )
-        + ")",
-        file=sys.stderr,
+        + ")"
     )
     return 0
 
 
 def entry_point() -> None:
+    # The job logs get this stage's summary lines (and the library's INFO messages) as plain text.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     sys.exit(run_cli(main, PROG))

@@ -117,7 +117,9 @@ def extract(batch: ak.Array, species: SpeciesTable) -> dict[str, ak.Array]:
     """Final-state particles, hard-process truth and weakly decaying b/c hadrons of a batch.
 
     Returns records keyed ``particles``, ``truth`` and ``hadrons`` with the fields of
-    docs/data_contracts.md, ready for :func:`deeppp.rootio.write_root`. Momenta and vertices are
+    docs/data_contracts.md, ``pthat`` (GeV, the hard process's pT) and ``weight`` (the
+    generator's event weight) per event, ready for
+    :func:`deeppp.rootio.write_root`. Momenta and vertices are
     stored as float32 (relative precision 6e-8: far below any detector resolution), which halves
     the file size and the compression time.
     """
@@ -165,7 +167,21 @@ def extract(batch: ak.Array, species: SpeciesTable) -> dict[str, ak.Array]:
     truth = _collection(
         in_truth, event_of, n_events, {**kinematics, "role": _truth_roles(pid, status, mother1)}
     )
-    return {"particles": particles, "truth": truth, "hadrons": hadrons}
+    return {
+        "particles": particles,
+        "truth": truth,
+        "hadrons": hadrons,
+        "pthat": np.sqrt(np.asarray(batch.info.pT2Hat, dtype=np.float64)).astype(np.float32),
+        "weight": event_weights(batch),
+    }
+
+
+def event_weights(batch: ak.Array) -> np.ndarray:
+    """Pythia's event weight (its nominal one, the first of ``info.weights``): 1 for unweighted
+    generation, ~ pTHat^-bias2SelectionPow when PhaseSpace:bias2Selection over-samples high pTHat."""
+    weights = np.asarray(batch.info.weights, dtype=np.float64)
+    nominal = weights[:, 0] if weights.ndim == 2 else weights
+    return nominal.astype(np.float32)
 
 
 def _daughter_range(daughter1: np.ndarray, daughter2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

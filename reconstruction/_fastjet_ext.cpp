@@ -13,15 +13,19 @@
 #include <pybind11/pybind11.h>
 
 #include <fastjet/ClusterSequence.hh>
+#include <fastjet/ClusterSequenceArea.hh>
 #include <fastjet/Selector.hh>
 #include <fastjet/contrib/EnergyCorrelator.hh>
 #include <fastjet/contrib/Nsubjettiness.hh>
 #include <fastjet/contrib/VariableRPlugin.hh>
 #include <fastjet/tools/Filter.hh>
+#include <fastjet/tools/GridMedianBackgroundEstimator.hh>
+#include <fastjet/tools/Subtractor.hh>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -191,6 +195,12 @@ Substructure substructure(const fj::PseudoJet& jet, double beta) {
   return s;
 }
 
+/// Seeds of fastjet's ghost generator, restored before the ghosts of every event are made.
+const std::vector<int> kGhostSeeds{12345, 67890};
+
+/// user_index of the ghost of track jet k; fastjet's own area ghosts keep the default -1.
+int track_jet_ghost_index(size_t k) { return -static_cast<int>(k) - 2; }
+
 py::dict reconstruct_large_r_jets(const DoubleArray& tower_px, const DoubleArray& tower_py,
                                   const DoubleArray& tower_pz, const DoubleArray& tower_e,
                                   const IndexArray& tower_offsets, const DoubleArray& track_px,
@@ -200,7 +210,9 @@ py::dict reconstruct_large_r_jets(const DoubleArray& tower_px, const DoubleArray
                                   double pt_min_gev, double abs_eta_max, double energy_scale,
                                   double mass_scale, double vr_rho_gev,
                                   double vr_r_min, double vr_r_max, double vr_pt_min_gev,
-                                  int vr_min_tracks, double beta) {
+                                  int vr_min_tracks, double beta, bool subtract_pileup,
+                                  double rho_rapidity_max, double rho_grid_spacing,
+                                  double ghost_area, double candidate_tower_pt_min) {
   FourVectorBatch towers(tower_px, tower_py, tower_pz, tower_e, tower_offsets, "towers");
   FourVectorBatch tracks(track_px, track_py, track_pz, track_e, track_offsets, "tracks");
   if (towers.n_events != tracks.n_events) {
@@ -214,6 +226,21 @@ py::dict reconstruct_large_r_jets(const DoubleArray& tower_px, const DoubleArray
   const fj::JetDefinition vr_definition(&plugin);
   // Trimming (Krohn, Thaler, Wang, JHEP 02 (2010) 084): keep kt subjets above f_cut of the jet pT.
   const fj::Filter trimmer(fj::JetDefinition(fj::kt_algorithm, trim_r_sub), fj::SelectorPtFractionMin(trim_f_cut));
+  // Pile-up: area-based subtraction of the subjets before the f_cut selection (Cacciari, Salam,
+  // JHEP 04 (2008) 005; Filter's subtractor), rho = median pT/area of the towers in a rapidity-phi
+  // grid (GridMedianBackgroundEstimator). Subjet areas come from explicit ghosts (active area).
+  if (subtract_pileup && !(ghost_area > 0 && rho_grid_spacing > 0 && rho_rapidity_max > 0)) {
+    throw std::invalid_argument("pile-up subtraction needs positive ghost_area, rho_grid_spacing, rho_rapidity_max");
+  }
+  // Candidate jets can only lose pT to trimming and subtraction, and their axis moves little.
+  const double candidate_pt_min = pt_min_gev / energy_scale;
+  const double candidate_abs_eta_max = abs_eta_max + 0.5;
+  fj::GridMedianBackgroundEstimator rho_estimator(rho_rapidity_max > 0 ? rho_rapidity_max : 2.5,
+                                                  rho_grid_spacing > 0 ? rho_grid_spacing : 0.55);
+  fj::Subtractor subtractor(&rho_estimator);
+  subtractor.set_use_rho_m(true);
+  subtractor.set_safe_mass(true);
+  std::vector<double> rho_per_event;
 
   LargeRColumns out;
   for (int64_t i = 0; i < towers.n_events; ++i) {
@@ -222,13 +249,68 @@ py::dict reconstruct_large_r_jets(const DoubleArray& tower_px, const DoubleArray
         cluster_variable_r_event(tracks.event(i), vr_definition, vr_pt_min_gev, vr_min_tracks);
     // Ghost association (Cacciari, Salam, Soyez, JHEP 04 (2008) 005): track jets enter the
     // large-R clustering with negligible momentum and user_index -(k+1).
+    const size_t n_towers = inputs.size();
+    if (subtract_pileup) {
+      rho_estimator.set_particles(inputs);
+      rho_per_event.push_back(n_towers ? rho_estimator.rho() : 0.0);
+    } else {
+      rho_per_event.push_back(0.0);
+    }
     for (size_t k = 0; k < track_jets.size(); ++k) {
       fj::PseudoJet ghost = track_jets[k].momentum * kGhostScale;
-      ghost.set_user_index(-static_cast<int>(k) - 1);
+      ghost.set_user_index(track_jet_ghost_index(k));
       inputs.push_back(ghost);
     }
-    if (inputs.empty()) continue;
-    fj::ClusterSequence sequence(inputs, large_r_definition);
+    if (n_towers == 0) continue;
+    std::unique_ptr<fj::ClusterSequence> sequence_ptr;
+    if (!subtract_pileup) {
+      sequence_ptr = std::make_unique<fj::ClusterSequence>(inputs, large_r_definition);
+    } else {
+      // With pile-up every tower is filled and anti-kt R = 1.0 over ~5000 towers plus area ghosts
+      // would dominate the time. Two passes instead:
+      //  1. candidate axes: anti-kt on the towers above candidate_tower_pt_min only (the hard
+      //     jets' cores; pile-up towers rarely pass), jets above half the pre-selection pT;
+      //  2. anti-kt with explicit area ghosts on the towers within R + 0.5 of a candidate axis,
+      //     ghosts in discs of R + 0.3 around the axes. An anti-kt jet of a hard jet only takes
+      //     towers within R of its axis, so the towers further out cannot change it, and the
+      //     ghost discs cover its whole area.
+      std::vector<fj::PseudoJet> hard_towers;
+      for (size_t k = 0; k < n_towers; ++k) {
+        if (inputs[k].pt() > candidate_tower_pt_min) hard_towers.push_back(inputs[k]);
+      }
+      std::vector<fj::PseudoJet> axes;
+      if (!hard_towers.empty()) {
+        fj::ClusterSequence seeds(hard_towers, large_r_definition);
+        for (const fj::PseudoJet& jet : seeds.inclusive_jets(0.5 * candidate_pt_min)) {
+          if (std::abs(jet.eta()) <= candidate_abs_eta_max) axes.push_back(jet);
+        }
+      }
+      if (axes.empty()) continue;
+      const double keep_r2 = (radius + 0.5) * (radius + 0.5);
+      std::vector<fj::PseudoJet> near_axes;
+      for (size_t k = 0; k < n_towers; ++k) {
+        for (const fj::PseudoJet& axis : axes) {
+          if (inputs[k].squared_distance(axis) < keep_r2) {
+            near_axes.push_back(inputs[k]);
+            break;
+          }
+        }
+      }
+      for (size_t k = n_towers; k < inputs.size(); ++k) near_axes.push_back(inputs[k]);  // track jets
+      fj::Selector region;
+      for (size_t a = 0; a < axes.size(); ++a) {
+        fj::Selector disc = fj::SelectorCircle(radius + 0.3);
+        disc.set_reference(axes[a]);
+        region = a == 0 ? disc : (region || disc);
+      }
+      fj::GhostedAreaSpec ghost_spec(region, 1, ghost_area);
+      // The ghosts' random scatter comes from fastjet's process-wide generator: reset it for
+      // every event, so that an event's ghosts never depend on what ran before it.
+      ghost_spec.set_random_status(kGhostSeeds);
+      const fj::AreaDefinition area_definition(fj::active_area_explicit_ghosts, ghost_spec);
+      sequence_ptr = std::make_unique<fj::ClusterSequenceArea>(near_axes, large_r_definition, area_definition);
+    }
+    fj::ClusterSequence& sequence = *sequence_ptr;
     // Trimming only lowers pT, so the untrimmed cut is a safe pre-selection. Calibration (as
     // ATLAS's JES and JMS): the trimmed jet pT (and sqrt(d12)) are multiplied by energy_scale,
     // its mass by mass_scale; directions are unchanged.
@@ -237,19 +319,31 @@ py::dict reconstruct_large_r_jets(const DoubleArray& tower_px, const DoubleArray
       std::vector<int> ghosts;
     };
     std::vector<Selected> selected;
-    for (const fj::PseudoJet& jet : sequence.inclusive_jets(pt_min_gev / energy_scale)) {
+    for (const fj::PseudoJet& jet : sequence.inclusive_jets(candidate_pt_min)) {
       std::vector<fj::PseudoJet> real;
       std::vector<int> ghosts;
       for (const fj::PseudoJet& c : jet.constituents()) {
         if (c.user_index() >= 0) {
           real.push_back(c);
-        } else {
-          ghosts.push_back(-c.user_index() - 1);
-        }
+        } else if (c.user_index() <= -2) {
+          ghosts.push_back(-c.user_index() - 2);
+        }  // -1: an area ghost
       }
       if (real.empty()) continue;
       const fj::PseudoJet ungroomed = fj::join(real);
-      const fj::PseudoJet trimmed = trimmer(ungroomed);
+      fj::PseudoJet trimmed;
+      if (subtract_pileup) {
+        // Subjets subtracted before the f_cut selection, and f_cut taken relative to the
+        // subtracted jet pT (fastjet's Filter would take the unsubtracted jet as reference, whose
+        // pT at mu = 200 is several times the hard jet's). The jet keeps its area ghosts.
+        const double reference_pt = std::max(0.0, subtractor(jet).pt());
+        fj::Filter jet_trimmer(fj::JetDefinition(fj::kt_algorithm, trim_r_sub),
+                               fj::SelectorPtMin(trim_f_cut * reference_pt));
+        jet_trimmer.set_subtractor(&subtractor);
+        trimmed = jet_trimmer(jet);
+      } else {
+        trimmed = trimmer(ungroomed);
+      }
       if (energy_scale * trimmed.pt() < pt_min_gev || std::abs(trimmed.eta()) > abs_eta_max) continue;
       std::sort(ghosts.begin(), ghosts.end());  // track jets are already in decreasing pT
       selected.push_back({ungroomed, trimmed, ghosts});
@@ -257,9 +351,14 @@ py::dict reconstruct_large_r_jets(const DoubleArray& tower_px, const DoubleArray
     std::sort(selected.begin(), selected.end(),
               [](const Selected& a, const Selected& b) { return a.trimmed.pt2() > b.trimmed.pt2(); });
     for (const Selected& s : selected) {
-      const Substructure sub = substructure(s.trimmed, beta);
+      // Substructure from the towers of the kept subjets (no area or track-jet ghosts).
+      std::vector<fj::PseudoJet> trimmed_towers;
+      for (const fj::PseudoJet& c : s.trimmed.constituents()) {
+        if (c.user_index() >= 0) trimmed_towers.push_back(c);
+      }
+      const Substructure sub = trimmed_towers.empty() ? Substructure() : substructure(fj::join(trimmed_towers), beta);
       out.event.push_back(i);
-      out.n_constituents.push_back(static_cast<int64_t>(s.trimmed.constituents().size()));
+      out.n_constituents.push_back(static_cast<int64_t>(trimmed_towers.size()));
       out.pt.push_back(energy_scale * s.trimmed.pt());
       out.eta.push_back(s.trimmed.eta());
       out.phi.push_back(s.trimmed.phi_std());
@@ -287,6 +386,7 @@ py::dict reconstruct_large_r_jets(const DoubleArray& tower_px, const DoubleArray
   }
 
   py::dict result;
+  result["rho"] = to_numpy(rho_per_event);
   result["event"] = to_numpy(out.event);
   result["n_constituents"] = to_numpy(out.n_constituents);
   result["pt"] = to_numpy(out.pt);
@@ -328,6 +428,8 @@ PYBIND11_MODULE(_fastjet_ext, m) {
         py::arg("radius"), py::arg("trim_r_sub"), py::arg("trim_f_cut"), py::arg("pt_min_gev"),
         py::arg("abs_eta_max"), py::arg("energy_scale"), py::arg("mass_scale"), py::arg("vr_rho_gev"), py::arg("vr_r_min"), py::arg("vr_r_max"),
         py::arg("vr_pt_min_gev"), py::arg("vr_min_tracks"), py::arg("beta"),
+        py::arg("subtract_pileup"), py::arg("rho_rapidity_max"), py::arg("rho_grid_spacing"),
+        py::arg("ghost_area"), py::arg("candidate_tower_pt_min"),
         "Trimmed anti-kt large-R jets with substructure and ghost-associated VR track jets.");
   m.attr("FASTJET_VERSION") = fj::fastjet_version_string();
 }

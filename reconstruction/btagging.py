@@ -22,6 +22,7 @@ from reconstruction.detector import FlatEvents
 @dataclass(frozen=True)
 class BTaggingSettings:
     track_pt_min_gev: float = 1.0
+    min_inner_pixel_hits: int = 1
     max_abs_d0_mm: float = 1.0
     max_abs_z0_sin_theta_mm: float = 1.5
     displaced_sd0_min: float = 3.0
@@ -63,6 +64,10 @@ def track_jet_tracks(
         "d0_true_mm",
         "pid",
         "production_radius_mm",
+        "origin",
+        "interaction",
+        "n_inner_pixel_hits",
+        "ip_tail",
     )
     return ak.unflatten(ak.zip({f: tracks[f][global_index] for f in fields}), counts)
 
@@ -79,7 +84,19 @@ def tag_track_jets(
     counts = ak.to_numpy(ak.num(jet_tracks))
     flat = {
         f: ak.to_numpy(ak.flatten(jet_tracks[f]))
-        for f in ("px", "py", "pz", "e", "pt", "eta", "phi", "d0_mm", "z0_mm", "d0_sigma_mm")
+        for f in (
+            "px",
+            "py",
+            "pz",
+            "e",
+            "pt",
+            "eta",
+            "phi",
+            "d0_mm",
+            "z0_mm",
+            "d0_sigma_mm",
+            "n_inner_pixel_hits",
+        )
     }
     sd0_flat = (
         signed_d0(flat["d0_mm"], flat["phi"], np.repeat(jet_phi, counts)) / flat["d0_sigma_mm"]
@@ -87,6 +104,7 @@ def tag_track_jets(
     sin_theta = 1.0 / np.cosh(flat["eta"])
     selected_flat = (
         (flat["pt"] > settings.track_pt_min_gev)
+        & (flat["n_inner_pixel_hits"] >= settings.min_inner_pixel_hits)
         & (np.abs(flat["d0_mm"]) < settings.max_abs_d0_mm)
         & (np.abs(flat["z0_mm"] * sin_theta) < settings.max_abs_z0_sin_theta_mm)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from deeppp.atomic import refuse_overwriting_inputs, write_text_atomic
 from deeppp.cli import OneLineArgumentParser, run_cli
 from deeppp.config import load_config, validate_config
 from deeppp.contracts import PROCESS_LABEL
+
+logger = logging.getLogger(__name__)
 
 PROG = "python -m reconstruction"
 
@@ -46,6 +49,11 @@ def build_parser() -> OneLineArgumentParser:
     run.add_argument(
         "--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)"
     )
+    run.add_argument(
+        "--pileup-library",
+        type=Path,
+        help="min-bias events file for the pile-up overlay (needed when reconstruction.pileup.mu > 0)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     merge = sub.add_parser(
@@ -81,6 +89,15 @@ def build_parser() -> OneLineArgumentParser:
     calibrate.add_argument(
         "--events", required=True, nargs="+", type=Path, help="QCD events ROOT files"
     )
+    calibrate.add_argument(
+        "--signal-events",
+        nargs="+",
+        type=Path,
+        help="signal events files: also measure the response of Higgs jets (not used for the scale)",
+    )
+    calibrate.add_argument(
+        "--pileup-library", type=Path, help="min-bias events file (when the config has mu > 0)"
+    )
     calibrate.add_argument("--max-events", type=int, help="use at most this many events")
     calibrate.add_argument(
         "--config", type=Path, help="deeppp YAML config (default: schema defaults, seed 0)"
@@ -114,41 +131,60 @@ def main(argv: list[str] | None = None) -> int:
             _config(args.config),
             args.process,
             args.chunk,
+            pileup_library=args.pileup_library,
             progress=not args.no_progress,
         )
-        print(
+        logger.info(
             f"{summary.process} chunk {summary.chunk}: {summary.n_events} events, {summary.n_large_r_jets} "
-            f"large-R jets, {summary.n_jets} labelled -> {summary.path}",
-            file=sys.stderr,
+            f"large-R jets, {summary.n_jets} labelled -> {summary.path}"
         )
     elif args.command == "merge":
         from reconstruction.merge import merge_features
 
         counts = merge_features(args.features, args.out_dir, _config(args.config))
-        print(
+        logger.info(
             "dataset: "
             + ", ".join(f"{k} {v} jets" for k, v in counts.items())
-            + f" -> {args.out_dir}",
-            file=sys.stderr,
+            + f" -> {args.out_dir}"
         )
     elif args.command == "plots":
         from reconstruction.plots import make_plots  # matplotlib only when plotting
 
         written = make_plots(args.features, args.out_dir)
-        print(f"{len(written)} plots -> {args.out_dir}", file=sys.stderr)
+        logger.info(f"{len(written)} plots -> {args.out_dir}")
     elif args.command == "calibrate":
         from reconstruction.calibration import derive_calibration
 
         if args.max_events is not None and args.max_events < 1:
             parser.error(f"--max-events must be positive, got {args.max_events}")
-        result = derive_calibration(args.events, _config(args.config), args.max_events)
+        config = _config(args.config)
+        result = derive_calibration(
+            args.events, config, args.max_events, pileup_library=args.pileup_library
+        )
         print(
-            f"large-R jet pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
+            f"QCD large-R jets: pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
             f"({result.n_matched_jets} matched jets), mass response {result.mass_response:.4f} "
             f"+- {result.mass_response_error:.4f} ({result.n_mass_jets} jets)\n"
             f"jet_calibration: {{large_r_energy_scale: {result.energy_scale:.3f}, "
             f"large_r_mass_scale: {result.mass_scale:.3f}}}"
         )
+        if args.signal_events:
+            higgs = derive_calibration(
+                args.signal_events,
+                config,
+                args.max_events,
+                pileup_library=args.pileup_library,
+                higgs_jets=True,
+            )
+            print(
+                f"Higgs jets (not used for the scale): pT response {higgs.pt_response:.4f} "
+                f"+- {higgs.pt_response_error:.4f} ({higgs.n_matched_jets} jets), mass response "
+                f"{higgs.mass_response:.4f} +- {higgs.mass_response_error:.4f} "
+                f"({higgs.n_mass_jets} jets); after the QCD scales: pT "
+                f"{higgs.pt_response * result.energy_scale:.4f}, mass "
+                f"{higgs.mass_response * result.mass_scale:.4f}; most probable calibrated "
+                f"trimmed mass {higgs.raw_mass_peak_gev * result.mass_scale:.1f} GeV"
+            )
     elif args.command == "features-doc":
         from reconstruction.features import feature_table_markdown
 
@@ -157,4 +193,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry_point() -> None:
+    # The job logs get this stage's summary lines (and the library's INFO messages) as plain text.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     sys.exit(run_cli(main, PROG))

@@ -1,4 +1,7 @@
-"""ATLAS-like fast detector simulation: tracks with impact parameters, calorimeter towers.
+"""ATLAS-like fast detector simulation: the detector card, tracks (efficiency, pT and impact-
+parameter resolution with non-Gaussian tails, fakes) and calorimeter towers. The other steps
+(decays in flight, material, vertexing, pile-up) have their own modules; simulation.py runs them
+in order.
 
 Columnar: every step works on the flattened particles of a whole batch of events (numpy), and
 the results are flat arrays plus per-event offsets (:class:`FlatEvents`). All randomness comes
@@ -10,7 +13,7 @@ The model and its sources are in ``detector_card.yaml`` (next to this file) and 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import numpy as np
 import yaml
 
 from deeppp import DeepppError
+from reconstruction.kinematics import pt_eta_phi
 
 DEFAULT_CARD_PATH = Path(__file__).with_name("detector_card.yaml")
 
@@ -48,9 +52,30 @@ class FlatEvents:
         return self.columns[name]
 
 
+#: Origin codes of simulated particles and tracks (truth, for diagnostics and tests only).
+ORIGIN_GENERATOR = 0  # final-state particle of the generator record
+ORIGIN_DECAY = 1  # product of a decay in flight simulated here (V0s, hyperons, pi0)
+ORIGIN_CONVERSION = 2  # e+ or e- of a photon conversion in material
+ORIGIN_HADRONIC = 3  # secondary of a hadronic interaction in material
+ORIGIN_FAKE = 4  # fake (combinatorial) track
+
+
 @dataclass
 class Particles:
-    """Generator-level final-state particles of a batch, flat (see docs/data_contracts.md)."""
+    """Particles of a batch of events, flat (see docs/data_contracts.md).
+
+    Besides the generator record (momentum, PDG id, charge, production vertex in mm), each
+    particle says where it came from (``origin``, ``interaction``: 0 for the hard scatter, k for
+    the k-th pile-up interaction) and which detector sees it: ``in_calorimeter`` is False for
+    particles that decayed in flight (their products deposit instead) and for material
+    secondaries (the shower of their parent carries their energy); ``in_tracker`` is False for
+    particles that decayed or interacted before leaving a track.
+
+    ``offsets`` are the cumulative particle counts per event. Rows are grouped by event
+    (``px[offsets[i]:offsets[i+1]]`` is event i) unless ``event`` is given: the simulation steps
+    append decay products and secondaries at the end with their event index instead of
+    re-sorting millions of rows each time; everything downstream groups by ``event_index``.
+    """
 
     offsets: np.ndarray
     px: np.ndarray
@@ -62,10 +87,61 @@ class Particles:
     vx_mm: np.ndarray
     vy_mm: np.ndarray
     vz_mm: np.ndarray
+    origin: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    interaction: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    in_calorimeter: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    in_tracker: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    event: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.px)
+        if len(self.origin) != n:
+            self.origin = np.full(n, ORIGIN_GENERATOR, np.int8)
+        if len(self.interaction) != n:
+            self.interaction = np.zeros(n, np.int32)
+        if len(self.in_calorimeter) != n:
+            self.in_calorimeter = np.ones(n, bool)
+        if len(self.in_tracker) != n:
+            self.in_tracker = np.ones(n, bool)
+
+    @property
+    def n_events(self) -> int:
+        return len(self.offsets) - 1
 
     @property
     def event_index(self) -> np.ndarray:
+        if self.event is not None:
+            return self.event
         return np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The per-particle arrays by name (everything except the event bookkeeping)."""
+        return {f: getattr(self, f) for f in PARTICLE_COLUMNS}
+
+    @classmethod
+    def from_columns(
+        cls, event: np.ndarray, n_events: int, columns: dict[str, np.ndarray]
+    ) -> Particles:
+        """Particles in any order with their event index (not regrouped)."""
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(event, minlength=n_events))])
+        return cls(offsets=offsets.astype(np.int64), event=event, **columns)
+
+
+PARTICLE_COLUMNS = (
+    "px",
+    "py",
+    "pz",
+    "e",
+    "pid",
+    "charge",
+    "vx_mm",
+    "vy_mm",
+    "vz_mm",
+    "origin",
+    "interaction",
+    "in_calorimeter",
+    "in_tracker",
+)
 
 
 class DetectorCardError(DeepppError):
@@ -101,7 +177,27 @@ def _check_card(card: Any, path: Path) -> None:
         "magnetic_field.half_length_m",
         "tracking.abs_eta_max",
         "tracking.pt_min_gev",
-        "tracking.production_radius_max_mm",
+        "tracking.impact_parameter_tails.fraction",
+        "tracking.impact_parameter_tails.width_scale",
+        "tracking.fakes.fraction_per_track",
+        "tracking.fakes.growth_per_interaction",
+        "tracking.fakes.direction_spread",
+        "tracking.fakes.pt_min_gev",
+        "tracking.fakes.pt_mean_above_min_gev",
+        "tracking.fakes.d0_sigma_mm",
+        "tracking.fakes.z0_sigma_mm",
+        "beam_spot.sigma_xy_mm",
+        "beam_spot.sigma_z_mm",
+        "vertexing.seed_window_mm",
+        "vertexing.compatibility_sigma",
+        "vertexing.track_pt_min_gev",
+        "long_lived_decays.charged_track_min_radius_mm",
+        "material.abs_eta_max",
+        "material.pileup_z_window_mm",
+        "material.conversion_energy_min_gev",
+        "material.hadronic_interaction.energy_min_gev",
+        "material.hadronic_interaction.charged_multiplicity_mean",
+        "material.hadronic_interaction.pt_kick_mean_gev",
         "tracking.pt_resolution.a_per_gev",
         "tracking.pt_resolution.b",
         "tracking.d0_resolution_um.a",
@@ -115,6 +211,7 @@ def _check_card(card: Any, path: Path) -> None:
         "calorimeter.energy_significance_min",
         "jet_calibration.large_r_energy_scale",
         "jet_calibration.large_r_mass_scale",
+        "jet_calibration.higgs_jet_mass_peak_gev",
     ):
         value = need(card, key)
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
@@ -130,6 +227,44 @@ def _check_card(card: Any, path: Path) -> None:
                 f"detector card {path}: tracking.efficiency.{kind}.values must be a {shape[0]} x {shape[1]} "
                 "table of efficiencies in [0, 1]"
             )
+    if need(card, "tracking.impact_parameter_tails.fraction") > 1:
+        raise DetectorCardError(
+            f"detector card {path}: tracking.impact_parameter_tails.fraction must be in [0, 1]"
+        )
+    radius_table = need(card, "tracking.production_radius_efficiency")
+    radii = np.asarray(radius_table.get("radius_mm", []), dtype=float)
+    efficiencies = np.asarray(radius_table.get("efficiency", []), dtype=float)
+    if (
+        len(radii) < 2
+        or radii.shape != efficiencies.shape
+        or np.any(np.diff(radii) <= 0)
+        or np.any((efficiencies < 0) | (efficiencies > 1))
+    ):
+        raise DetectorCardError(
+            f"detector card {path}: tracking.production_radius_efficiency needs increasing "
+            "radius_mm and as many efficiency values in [0, 1]"
+        )
+    products = need(card, "long_lived_decays.products")
+    for pid, species in need(card, "long_lived_decays.species").items():
+        channels = species.get("channels", [])
+        total = sum(float(c["br"]) for c in channels)
+        if not channels or total <= 0 or total > 1.0 + 1e-9:
+            raise DetectorCardError(
+                f"detector card {path}: long_lived_decays.species.{pid} needs channels whose "
+                "branching ratios sum to at most 1"
+            )
+        for channel in channels:
+            daughters = channel["daughters"]
+            if len(daughters) != 2 or any(str(abs(d)) not in products for d in daughters):
+                raise DetectorCardError(
+                    f"detector card {path}: long_lived_decays.species.{pid}: two-body channels "
+                    "with daughters listed in long_lived_decays.products only"
+                )
+    layer_radii = [float(layer["radius_mm"]) for layer in need(card, "material.layers")]
+    if not layer_radii or np.any(np.diff(layer_radii) <= 0):
+        raise DetectorCardError(
+            f"detector card {path}: material.layers must be ordered by increasing radius_mm"
+        )
     for kind in ("em_resolution", "hadronic_resolution"):
         table = need(card, f"calorimeter.{kind}")
         n_bins = len(table["abs_eta_edges"]) - 1
@@ -152,15 +287,6 @@ def _check_card(card: Any, path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------
 # kinematics helpers
-
-
-def pt_eta_phi(
-    px: np.ndarray, py: np.ndarray, pz: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pt = np.hypot(px, py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(np.where(pt > 0, pz / np.where(pt > 0, pt, 1.0), np.sign(pz) * 1e3))
-    return pt, eta, np.arctan2(py, px)
 
 
 def _binned(values_by_bin: np.ndarray, edges: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -239,30 +365,66 @@ def tracking_efficiency(table: dict[str, Any], pt: np.ndarray, abs_eta: np.ndarr
     return np.where((pt_bin >= 0) & (abs_eta <= eta_edges[-1]), efficiency, 0.0)
 
 
+def production_radius_efficiency(table: dict[str, Any], radius_mm: np.ndarray) -> np.ndarray:
+    """Relative tracking efficiency of particles produced at a transverse radius (interpolated)."""
+    return np.interp(
+        radius_mm,
+        np.asarray(table["radius_mm"], dtype=float),
+        np.asarray(table["efficiency"], dtype=float),
+        right=0.0,
+    )
+
+
+def _flat(event: np.ndarray, n_events: int, columns: dict[str, np.ndarray]) -> FlatEvents:
+    """Rows given with their event index (any order) as FlatEvents, grouped by event (stable)."""
+    order = np.argsort(event, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(event, minlength=n_events))])
+    return FlatEvents(offsets.astype(np.int64), {k: v[order] for k, v in columns.items()})
+
+
+def smear_impact_parameters(
+    d0_true: np.ndarray,
+    z0_true: np.ndarray,
+    d0_sigma: np.ndarray,
+    z0_sigma: np.ndarray,
+    tails: dict[str, Any],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Measured (d0, z0, in_tail): Gaussian core, and for a fraction of tracks (the same in d0
+    and z0) a Gaussian ``width_scale`` times wider. The reported sigma stays the core one, as a
+    track fit does not know a hit was wrong."""
+    n = len(d0_true)
+    in_tail = rng.random(n) < float(tails["fraction"])
+    scale = np.where(in_tail, float(tails["width_scale"]), 1.0)
+    d0 = d0_true + scale * d0_sigma * rng.standard_normal(n)
+    z0 = z0_true + scale * z0_sigma * rng.standard_normal(n)
+    return d0, z0, in_tail
+
+
 def simulate_tracks(
     particles: Particles, card: dict[str, Any], rng: np.random.Generator
 ) -> FlatEvents:
     """Reconstructed tracks: acceptance, efficiency, pT smearing and smeared impact parameters.
 
-    Columns: px, py, pz, e (pion mass), pt, eta, phi, charge, d0_mm, z0_mm, d0_sigma_mm,
-    z0_sigma_mm, and the truth d0_true_mm, z0_true_mm, pid, production_radius_mm.
+    Columns: px, py, pz, e (pion mass), pt, eta, phi, charge, d0_mm, z0_mm (w.r.t. the beam line,
+    the z axis), d0_sigma_mm, z0_sigma_mm, and the truth d0_true_mm, z0_true_mm, pid,
+    production_radius_mm, origin, interaction, ip_tail. Fake tracks are added separately
+    (:func:`add_fake_tracks`).
     """
     trk = card["tracking"]
     bz = float(card["magnetic_field"]["bz_tesla"])
     event = particles.event_index
-    charged = particles.charge != 0
+    charged = (particles.charge != 0) & particles.in_tracker
     pt_true, eta, _ = pt_eta_phi(particles.px, particles.py, particles.pz)
     abs_eta = np.abs(eta)
     production_radius = np.hypot(particles.vx_mm, particles.vy_mm)
-    candidate = (
-        charged
-        & (abs_eta < trk["abs_eta_max"])
-        & (pt_true > 0)
-        & (production_radius < trk["production_radius_max_mm"])
+    radius_efficiency = production_radius_efficiency(
+        trk["production_radius_efficiency"], production_radius
     )
+    candidate = charged & (abs_eta < trk["abs_eta_max"]) & (pt_true > 0) & (radius_efficiency > 0)
     idx = np.flatnonzero(candidate)
     abs_pid = np.abs(particles.pid[idx])
-    efficiency = np.where(
+    efficiency = radius_efficiency[idx] * np.where(
         abs_pid == ELECTRON,
         tracking_efficiency(trk["efficiency"]["electron"], pt_true[idx], abs_eta[idx]),
         np.where(
@@ -293,8 +455,9 @@ def simulate_tracks(
     z0_sigma = impact_parameter_resolution_mm(
         pt_true[idx], theta, trk["z0_resolution_um"]["a"], trk["z0_resolution_um"]["b"], 1.5
     )
-    d0 = d0_true + d0_sigma * rng.standard_normal(len(idx))
-    z0 = z0_true + z0_sigma * rng.standard_normal(len(idx))
+    d0, z0, in_tail = smear_impact_parameters(
+        d0_true, z0_true, d0_sigma, z0_sigma, trk["impact_parameter_tails"], rng
+    )
 
     keep = found & (pt_measured > trk["pt_min_gev"])
     sel = idx[keep]
@@ -303,12 +466,10 @@ def simulate_tracks(
     track_eta = eta[sel]
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(track_eta)
     e = np.sqrt(px * px + py * py + pz * pz + PION_MASS_GEV**2)
-    offsets = np.concatenate(
-        [[0], np.cumsum(np.bincount(event[sel], minlength=len(particles.offsets) - 1))]
-    )
-    return FlatEvents(
-        offsets=offsets,
-        columns={
+    return _flat(
+        event[sel],
+        particles.n_events,
+        {
             "px": px,
             "py": py,
             "pz": pz,
@@ -325,6 +486,96 @@ def simulate_tracks(
             "z0_true_mm": z0_true[keep],
             "pid": particles.pid[sel],
             "production_radius_mm": production_radius[sel],
+            "origin": particles.origin[sel],
+            "interaction": particles.interaction[sel],
+            "ip_tail": in_tail[keep],
+            "n_inner_pixel_hits": inner_pixel_hits(
+                production_radius[sel], trk["inner_pixel_layer_radii_mm"]
+            ),
+        },
+    )
+
+
+def inner_pixel_hits(production_radius_mm: np.ndarray, layer_radii_mm: list[float]) -> np.ndarray:
+    """Number of the innermost pixel layers a track crosses after its production point (its hits
+    there, taking the layers as fully efficient)."""
+    radii = np.asarray(layer_radii_mm, dtype=float)
+    return (np.asarray(production_radius_mm)[:, None] < radii[None, :]).sum(axis=1).astype(np.int8)
+
+
+def expected_fake_tracks(
+    n_tracks: np.ndarray, n_pileup: np.ndarray, fakes: dict[str, Any]
+) -> np.ndarray:
+    """Mean number of fake tracks of each event (see the card's tracking.fakes)."""
+    rate = float(fakes["fraction_per_track"]) * (
+        1.0 + float(fakes["growth_per_interaction"]) * np.asarray(n_pileup, dtype=float)
+    )
+    return rate * np.asarray(n_tracks, dtype=float)
+
+
+def add_fake_tracks(
+    tracks: FlatEvents, n_pileup: np.ndarray, card: dict[str, Any], rng: np.random.Generator
+) -> FlatEvents:
+    """``tracks`` plus combinatorial fakes (origin ORIGIN_FAKE), each event's fakes after its
+    real tracks. A fake follows a randomly chosen real track of its event (hits of nearby
+    particles make fakes in dense jet cores), with broad impact parameters."""
+    fakes = card["tracking"]["fakes"]
+    trk = card["tracking"]
+    n_events = tracks.n_events
+    counts = tracks.counts
+    n_fake = rng.poisson(expected_fake_tracks(counts, n_pileup, fakes))
+    n_fake = np.where(counts > 0, n_fake, 0)
+    total = int(n_fake.sum())
+    fake_event = np.repeat(np.arange(n_events), n_fake)
+    # the real track each fake borrows its direction from
+    seed = tracks.offsets[fake_event] + (rng.random(total) * counts[fake_event]).astype(np.int64)
+    spread = float(fakes["direction_spread"])
+    eta = tracks["eta"][seed] + spread * rng.standard_normal(total)
+    phi = (
+        np.mod(tracks["phi"][seed] + spread * rng.standard_normal(total) + np.pi, 2 * np.pi) - np.pi
+    )
+    pt = float(fakes["pt_min_gev"]) + rng.exponential(float(fakes["pt_mean_above_min_gev"]), total)
+    theta = 2.0 * np.arctan(np.exp(-eta))
+    d0_sigma = impact_parameter_resolution_mm(
+        pt, theta, trk["d0_resolution_um"]["a"], trk["d0_resolution_um"]["b"], 0.5
+    )
+    z0_sigma = impact_parameter_resolution_mm(
+        pt, theta, trk["z0_resolution_um"]["a"], trk["z0_resolution_um"]["b"], 1.5
+    )
+    d0 = float(fakes["d0_sigma_mm"]) * rng.standard_normal(total)
+    z0 = tracks["z0_mm"][seed] + float(fakes["z0_sigma_mm"]) * rng.standard_normal(total)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    fake_columns = {
+        "px": px,
+        "py": py,
+        "pz": pz,
+        "e": np.sqrt(px * px + py * py + pz * pz + PION_MASS_GEV**2),
+        "pt": pt,
+        "eta": eta,
+        "phi": phi,
+        "charge": np.where(rng.random(total) < 0.5, -1.0, 1.0).astype(np.float32),
+        "d0_mm": d0,
+        "z0_mm": z0,
+        "d0_sigma_mm": d0_sigma,
+        "z0_sigma_mm": z0_sigma,
+        "d0_true_mm": np.full(total, np.nan),
+        "z0_true_mm": np.full(total, np.nan),
+        "pid": np.zeros(total, tracks["pid"].dtype),
+        "production_radius_mm": np.full(total, np.nan),
+        "origin": np.full(total, ORIGIN_FAKE, np.int8),
+        "interaction": np.full(total, -1, np.int32),
+        "ip_tail": np.zeros(total, bool),
+        "n_inner_pixel_hits": rng.integers(
+            0, len(trk["inner_pixel_layer_radii_mm"]) + 1, total
+        ).astype(np.int8),
+    }
+    real_event = np.repeat(np.arange(n_events), counts)
+    return _flat(
+        np.concatenate([real_event, fake_event]),
+        n_events,
+        {
+            k: np.concatenate([tracks[k], fake_columns[k].astype(tracks[k].dtype)])
+            for k in tracks.columns
         },
     )
 
@@ -386,14 +637,23 @@ class TowerGrid:
 
 
 def calorimeter_entry(
-    px: np.ndarray, py: np.ndarray, pz: np.ndarray, charge: np.ndarray, field: dict[str, Any]
+    px: np.ndarray,
+    py: np.ndarray,
+    pz: np.ndarray,
+    charge: np.ndarray,
+    field: dict[str, Any],
+    vz_mm: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(eta, phi, reaches) of the point where a particle from the origin enters the calorimeter.
+    """(eta, phi, reaches) of the point where a particle enters the calorimeter, seen from the
+    nominal interaction point (towers point there).
 
-    Charged particles follow their helix in the solenoid (radius_m, half_length_m, bz_tesla) and
-    leave it through the barrel or an end cap; neutral ones fly straight. Particles that loop
-    inside and never leave (pT below ~0.3 GeV and hardly any pz) do not reach it.
+    Particles start on the beam line at z = ``vz_mm`` (0 if omitted): the luminous region is
+    tens of mm long, so a pile-up particle hits a tower of a different eta than one from the
+    origin would. Charged particles follow their helix in the solenoid (radius_m, half_length_m,
+    bz_tesla) and leave it through the barrel or an end cap; neutral ones fly straight. Particles
+    that loop inside and never leave (pT below ~0.3 GeV and hardly any pz) do not reach it.
     """
+    vz_m = np.zeros(len(px)) if vz_mm is None else 1e-3 * np.asarray(vz_mm, dtype=float)
     pt, eta, phi = pt_eta_phi(px, py, pz)
     radius_m, half_length_m, bz = field["radius_m"], field["half_length_m"], field["bz_tesla"]
     charged = charge != 0
@@ -407,14 +667,15 @@ def calorimeter_entry(
             reach <= 1, 2 * curvature_radius * np.arcsin(np.minimum(reach, 1)), np.inf
         )
         arc_barrel = np.where(charged, arc_barrel, radius_m)
-        arc_endcap = np.where(pz != 0, half_length_m * pt / np.abs(pz), np.inf)
+        to_endcap_m = np.maximum(half_length_m - np.sign(pz) * vz_m, 0.0)
+        arc_endcap = np.where(pz != 0, to_endcap_m * pt / np.abs(pz), np.inf)
         arc = np.minimum(arc_barrel, arc_endcap)
         reaches = np.isfinite(arc) & (pt > 0)
         arc = np.where(reaches, arc, 0.0)  # loopers: never reach; keep the arithmetic finite
         turn = np.where(charged, arc / curvature_radius, 0.0)
         sense = -np.sign(charge * bz)
         chord = np.where(charged, 2 * curvature_radius * np.abs(np.sin(turn / 2)), arc)
-        z = arc * pz / pt
+        z = vz_m + arc * pz / pt
         entry_eta = np.where(chord > 0, np.arcsinh(z / chord), eta)
     entry_phi = np.mod(phi + sense * turn / 2 + np.pi, 2 * np.pi) - np.pi
     return entry_eta, entry_phi, reaches
@@ -439,11 +700,16 @@ def simulate_towers(
     """
     calo = card["calorimeter"]
     grid = TowerGrid.from_card(calo)
-    n_events = len(particles.offsets) - 1
+    n_events = particles.n_events
     abs_pid = np.abs(particles.pid)
-    visible = ~np.isin(abs_pid, calo["invisible_pids"])
+    visible = ~np.isin(abs_pid, calo["invisible_pids"]) & particles.in_calorimeter
     eta, phi, reaches = calorimeter_entry(
-        particles.px, particles.py, particles.pz, particles.charge, card["magnetic_field"]
+        particles.px,
+        particles.py,
+        particles.pz,
+        particles.charge,
+        card["magnetic_field"],
+        particles.vz_mm,
     )
     deposit = visible & reaches & (np.abs(eta) < calo["abs_eta_max"])
     idx = np.flatnonzero(deposit)
@@ -457,10 +723,14 @@ def simulate_towers(
     e_em[muon] = np.minimum(energy[muon], calo["muon_deposit_gev"]["em"])
     e_had[muon] = np.minimum(energy[muon] - e_em[muon], calo["muon_deposit_gev"]["hadronic"])
 
+    # Sum per (event, tower) with a dense bincount over every tower of every event of the batch
+    # (a few million bins), which is far cheaper than sorting the deposits (np.unique).
     key = particles.event_index[idx] * grid.n_towers + grid.tower_id(eta[idx], phi[idx])
-    towers, inverse = np.unique(key, return_inverse=True)
-    true_em = np.bincount(inverse, weights=e_em, minlength=len(towers))
-    true_had = np.bincount(inverse, weights=e_had, minlength=len(towers))
+    n_bins = n_events * grid.n_towers
+    hit = np.bincount(key, minlength=n_bins) > 0
+    towers = np.flatnonzero(hit)
+    true_em = np.bincount(key, weights=e_em, minlength=n_bins)[towers]
+    true_had = np.bincount(key, weights=e_had, minlength=n_bins)[towers]
     event = towers // grid.n_towers
     eta_lo, eta_hi, phi_lo, phi_hi = grid.cell(towers % grid.n_towers)
     centre_abs_eta = np.abs(0.5 * (eta_lo + eta_hi))

@@ -39,6 +39,15 @@ class LargeRSettings:
     #: calibration factors (1 / response) of the trimmed jet pT and mass, see calibration.py
     energy_scale: float = 1.0
     mass_scale: float = 1.0
+    #: rho * A subtraction of the subjets before trimming (rho: median of a rapidity-phi grid of
+    #: towers within |y| < rho_rapidity_max, cells of rho_grid_spacing; areas from ghosts of
+    #: ghost_area)
+    subtract_pileup: bool = False
+    rho_rapidity_max: float = 2.5
+    rho_grid_spacing: float = 0.55
+    ghost_area: float = 0.01
+    #: towers above this pT seed the candidate jets around which areas are measured
+    candidate_tower_pt_min_gev: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -56,8 +65,15 @@ class VariableRSettings:
 
 
 def large_r_settings(
-    section: dict[str, Any], energy_scale: float = 1.0, mass_scale: float = 1.0
+    section: dict[str, Any],
+    energy_scale: float = 1.0,
+    mass_scale: float = 1.0,
+    pileup_mu: float = 0.0,
 ) -> LargeRSettings:
+    """Typed large-R settings; subtraction per ``pileup_subtraction.apply`` (auto: if mu > 0)."""
+    subtraction = section["pileup_subtraction"]
+    apply = subtraction["apply"]
+    subtract = apply == "always" or (apply == "auto" and pileup_mu > 0)
     return LargeRSettings(
         radius=section["radius"],
         trim_r_sub=section["trim_r_sub"],
@@ -67,6 +83,11 @@ def large_r_settings(
         beta=section["beta"],
         energy_scale=energy_scale,
         mass_scale=mass_scale,
+        subtract_pileup=subtract,
+        rho_rapidity_max=subtraction["rho_rapidity_max"],
+        rho_grid_spacing=subtraction["rho_grid_spacing"],
+        ghost_area=subtraction["ghost_area"],
+        candidate_tower_pt_min_gev=subtraction["candidate_tower_pt_min_gev"],
     )
 
 
@@ -88,6 +109,8 @@ class JetCollection:
     parent_offsets: np.ndarray
     member_offsets: np.ndarray | None = None
     member_index: np.ndarray | None = None
+    #: per event: the pile-up density rho [GeV per unit area] used for the subtraction (0 if off)
+    event_rho: np.ndarray | None = None
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -152,6 +175,11 @@ def reconstruct(
         variable_r.pt_min_gev,
         variable_r.min_tracks,
         large_r.beta,
+        large_r.subtract_pileup,
+        large_r.rho_rapidity_max,
+        large_r.rho_grid_spacing,
+        large_r.ghost_area,
+        large_r.candidate_tower_pt_min_gev,
     )
     large_r_names = (
         "event",
@@ -175,6 +203,7 @@ def reconstruct(
         parent_offsets=np.concatenate(
             [[0], np.cumsum(np.bincount(out["event"], minlength=towers.n_events))]
         ),
+        event_rho=out["rho"],
     )
     track_jets = JetCollection(
         columns={k: out[f"track_jet_{k}"] for k in ("px", "py", "pz", "e")},

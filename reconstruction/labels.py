@@ -14,13 +14,9 @@ import awkward as ak
 import numpy as np
 
 from deeppp.contracts import TruthRole
+from reconstruction.kinematics import delta_r
 
 FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT = 5, 4, 0
-
-
-def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
-    dphi = np.mod(phi1 - phi2 + np.pi, 2 * np.pi) - np.pi
-    return np.hypot(eta1 - eta2, dphi)
 
 
 def hadron_flavour(pid: np.ndarray) -> np.ndarray:

@@ -6,8 +6,9 @@
 * Split: every event goes, with all its jets, to one split chosen by a hash of (seed, process,
   chunk, event number), so the assignment never depends on file order, chunking of the work or
   the other events, and no event's jets leak across splits.
-* Weights: the background is reweighted in bins of (trimmed-jet pT, |eta|) so that its
-  normalised spectrum equals the signal's (signal weight 1; background weights have mean 1).
+* Weights: each jet starts from its generator event weight (1 for unweighted samples; the
+  features files carry it), and the background is reweighted in bins of (trimmed-jet pT, |eta|)
+  so that its weighted, normalised spectrum equals the signal's; both classes have mean weight 1.
   The ratio is computed once over all splits, so the three splits share one weighting.
 * Order: the rows of each split are shuffled with a seeded permutation (recorded in the
   provenance), so any first-N-jets subset holds both classes at the split's fractions instead
@@ -179,29 +180,38 @@ def flattening_weights(
     label: np.ndarray,
     pt_edges: np.ndarray,
     eta_edges: np.ndarray,
+    event_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per-jet weight, per-bin background weight) flattening the background onto the signal.
 
-    w_bkg(bin) = (n_sig(bin) / N_sig) / (n_bkg(bin) / N_bkg), then scaled to mean 1 over the
-    background; signal weight 1. Background bins without signal get weight 0.
+    With generator event weights w (1 for unweighted samples): spectra are the weighted sums
+    h(bin) = sum of w; w_bkg(bin) = (h_sig(bin) / H_sig) / (h_bkg(bin) / H_bkg); a background
+    jet's weight is w * w_bkg(bin), a signal jet's w, each class scaled to mean 1. Background bins
+    without signal get weight 0. Unweighted samples: signal 1, background the bin ratio.
     """
 
     def bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
         return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
 
+    w = np.ones(len(pt)) if event_weight is None else np.asarray(event_weight, dtype=float)
     n_pt, n_eta = len(pt_edges) - 1, len(eta_edges) - 1
     cell = bins(pt, pt_edges) * n_eta + bins(abs_eta, eta_edges)
     signal, background = label == 1, label == 0
-    h_sig = np.bincount(cell[signal], minlength=n_pt * n_eta).astype(float)
-    h_bkg = np.bincount(cell[background], minlength=n_pt * n_eta).astype(float)
+    h_sig = np.bincount(cell[signal], weights=w[signal], minlength=n_pt * n_eta)
+    h_bkg = np.bincount(cell[background], weights=w[background], minlength=n_pt * n_eta)
     ratio = np.zeros(n_pt * n_eta)
+    weight = w.copy()
     if signal.any() and background.any():
         filled = h_bkg > 0
         ratio[filled] = (h_sig[filled] / h_sig.sum()) / (h_bkg[filled] / h_bkg.sum())
-        total = float(np.sum(ratio[cell[background]]))
+        weight[background] = w[background] * ratio[cell[background]]
+    for rows in (signal, background):
+        total = float(weight[rows].sum())
         if total > 0:
-            ratio *= background.sum() / total
-    weight = np.where(signal, 1.0, ratio[cell])
+            scale = rows.sum() / total
+            weight[rows] *= scale
+            if rows is background:
+                ratio *= scale
     return weight, ratio.reshape(n_pt, n_eta)
 
 
@@ -252,6 +262,7 @@ def merge_features(
         columns["label"],
         pt_edges,
         eta_edges,
+        event_weight=columns["weight"].astype(float),
     )
     _check_weights(columns["label"], weight, [path for path, _, _ in loaded])
     columns["weight"] = weight.astype(np.float32)

@@ -1,13 +1,15 @@
 """One chunk of events -> one features file: detector simulation, jets, labels, 39 features.
 
-Events are read and processed in batches (``reconstruction.batch_events``), so memory stays flat
-for large chunks; each batch has its own random stream derived from (seed, process, chunk,
-batch), so a chunk's output depends only on the config and seed.
+Events are read and processed in batches (``reconstruction.batch_events``, or
+``reconstruction.pileup.batch_events`` with pile-up), so memory stays flat for large chunks; each
+batch has its own random stream derived from (seed, process, chunk, batch), so a chunk's output
+depends only on the config, the seed and (with pile-up) the min-bias library.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +26,10 @@ from deeppp.atomic import refuse_overwriting_inputs
 from deeppp.contracts import EVENTS_TREE, JETS_TREE, PROCESS_LABEL, TRACK_JETS_TREE
 from deeppp.provenance import provenance
 from deeppp.rootio import InputFileError, open_root, provenance_of, write_root
-from reconstruction import btagging, detector, features, jets, labels
+from reconstruction import btagging, detector, features, jets, labels, pileup, simulation
+from reconstruction.kinematics import pt_eta_phi
+
+logger = logging.getLogger(__name__)
 
 PARTICLE_FIELDS = ("px", "py", "pz", "e", "pid", "charge", "vx", "vy", "vz")
 TRUTH_FIELDS = ("px", "py", "pz", "e", "pid", "role")
@@ -44,7 +49,27 @@ DIAGNOSTIC_TRACK_FIELDS = (
     "d0_sigma_mm",
     "d0_true_mm",
     "production_radius_mm",
+    "origin",
+    "interaction",
+    "ip_tail",
 )
+EVENT_SUMMARY_TREE = "event_summary"
+#: Per-event diagnostics (truth and reconstruction of the interactions), tree ``event_summary``.
+EVENT_SUMMARY_TYPES: dict[str, Any] = {
+    "event_number": np.int64,
+    "n_pileup": np.int32,
+    "true_vertex_x_mm": np.float32,
+    "true_vertex_y_mm": np.float32,
+    "true_vertex_z_mm": np.float32,
+    "vertex_x_mm": np.float32,
+    "vertex_y_mm": np.float32,
+    "vertex_z_mm": np.float32,
+    "vertex_n_tracks": np.int32,
+    "n_tracks": np.int32,
+    "n_fake_tracks": np.int32,
+    "n_hard_scatter_tracks": np.int32,
+    "rho_gev": np.float32,
+}
 
 #: Branches besides the 39 features in the ``jets`` tree (docs/data_contracts.md).
 JET_BRANCH_TYPES: dict[str, Any] = {
@@ -73,6 +98,13 @@ class Settings:
     background_leading_jets: int
     hadron_pt_min_gev: float
     batch_events: int
+    #: mean number of pile-up interactions (0: none) and hard-scatter events per batch with them
+    pileup_mu: float
+    pileup_batch_events: int
+
+    @property
+    def events_per_batch(self) -> int:
+        return self.pileup_batch_events if self.pileup_mu > 0 else self.batch_events
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> Settings:
@@ -83,6 +115,7 @@ class Settings:
                 section["large_r"],
                 card["jet_calibration"]["large_r_energy_scale"],
                 card["jet_calibration"]["large_r_mass_scale"],
+                pileup_mu=float(section["pileup"]["mu"]),
             ),
             variable_r=jets.variable_r_settings(section["vr_track_jets"]),
             btag=btagging.btagging_settings(section["btagging"]),
@@ -94,6 +127,8 @@ class Settings:
             background_leading_jets=section["labels"]["background_leading_jets"],
             hadron_pt_min_gev=section["labels"]["hadron_pt_min_gev"],
             batch_events=section["batch_events"],
+            pileup_mu=float(section["pileup"]["mu"]),
+            pileup_batch_events=section["pileup"]["batch_events"],
         )
 
 
@@ -152,12 +187,19 @@ def describe_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {' '.join(str(err).split())}"
 
 
+#: Per-event branches read when present: the generator's event weight (files written before it
+#: existed count as unweighted).
+OPTIONAL_BRANCHES: tuple[str, ...] = ("weight",)
+
+
 def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
     """Batches of events (flat branches as in the file); a damaged file raises InputFileError."""
     try:
         with uproot.open(path) as f:
-            yield from f[EVENTS_TREE].iterate(
-                list(REQUIRED_BRANCHES), step_size=batch_events, library="ak"
+            tree = f[EVENTS_TREE]
+            optional = [b for b in OPTIONAL_BRANCHES if b in tree]
+            yield from tree.iterate(
+                [*REQUIRED_BRANCHES, *optional], step_size=batch_events, library="ak"
             )
     except InputFileError:
         raise
@@ -165,6 +207,13 @@ def iterate_events(path: Path, batch_events: int) -> Iterator[ak.Array]:
         raise InputFileError(
             f"{path}: cannot read tree '{EVENTS_TREE}' ({describe_error(err)})"
         ) from err
+
+
+def event_weight(batch: ak.Array) -> np.ndarray:
+    """Generator event weight per event (1 when the events file has none)."""
+    if "weight" in batch.fields:
+        return ak.to_numpy(batch["weight"]).astype(np.float32)
+    return np.ones(len(batch), np.float32)
 
 
 def particles_of(batch: ak.Array) -> detector.Particles:
@@ -184,27 +233,24 @@ def particles_of(batch: ak.Array) -> detector.Particles:
     )
 
 
-def _eta_phi_pt(collection: ak.Array) -> ak.Array:
-    pt = np.hypot(collection.px, collection.py)
-    return ak.zip(
-        {
-            "pt": pt,
-            "eta": np.arcsinh(collection.pz / pt),
-            "phi": np.arctan2(collection.py, collection.px),
-        }
-    )
+def _kinematics(batch: ak.Array, prefix: str, fields: tuple[str, ...]) -> ak.Array:
+    """Per-event records of ``fields`` plus pt, eta, phi of the ``{prefix}_*`` collection."""
+    counts = ak.num(batch[f"{prefix}_px"])
+    flat = {
+        c: ak.to_numpy(ak.flatten(batch[f"{prefix}_{c}"])).astype(float) for c in ("px", "py", "pz")
+    }
+    pt, eta, phi = pt_eta_phi(flat["px"], flat["py"], flat["pz"])
+    record = {f: ak.flatten(batch[f"{prefix}_{f}"]) for f in fields}
+    record.update(pt=pt, eta=eta, phi=phi)
+    return ak.unflatten(ak.zip(record), counts)
 
 
 def _truth_of(batch: ak.Array) -> ak.Array:
-    truth = ak.zip({f: batch[f"truth_{f}"] for f in ("px", "py", "pz", "role")})
-    kin = _eta_phi_pt(truth)
-    return ak.zip({"role": truth.role, "eta": kin.eta, "phi": kin.phi})
+    return _kinematics(batch, "truth", ("role",))
 
 
 def _hadrons_of(batch: ak.Array) -> ak.Array:
-    hadrons = ak.zip({f: batch[f"hadrons_{f}"] for f in ("px", "py", "pz", "pid")})
-    kin = _eta_phi_pt(hadrons)
-    return ak.zip({"pid": hadrons.pid, "pt": kin.pt, "eta": kin.eta, "phi": kin.phi})
+    return _kinematics(batch, "hadrons", ("pid",))
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,7 +258,9 @@ def _hadrons_of(batch: ak.Array) -> ak.Array:
 
 
 def select_track_jet_tracks(tracks: detector.FlatEvents, settings: Settings) -> detector.FlatEvents:
-    """Tracks that enter VR track jets: |d0| and |z0 sin(theta)| cuts of ATLAS track jets."""
+    """Tracks that enter VR track jets: |d0| and |z0 sin(theta)| cuts of ATLAS track jets, with
+    respect to the hard-scatter primary vertex (the track-to-vertex association that keeps
+    pile-up tracks out)."""
     sin_theta = 1.0 / np.cosh(tracks["eta"])
     keep = (np.abs(tracks["d0_mm"]) < settings.track_jet_max_abs_d0_mm) & (
         np.abs(tracks["z0_mm"] * sin_theta) < settings.track_jet_max_abs_z0_sin_theta_mm
@@ -222,16 +270,62 @@ def select_track_jet_tracks(tracks: detector.FlatEvents, settings: Settings) -> 
     return detector.FlatEvents(offsets, {k: v[keep] for k, v in tracks.columns.items()})
 
 
+@dataclass
+class BatchResult:
+    """Outputs of one batch: the jets tree rows, the track-jet and event diagnostics."""
+
+    jets: dict[str, np.ndarray]
+    track_jets: dict[str, Any]
+    event_summary: dict[str, np.ndarray]
+    n_large_r_jets: int
+
+
+def event_summary(
+    batch: ak.Array, simulated: simulation.SimulatedEvents, rho: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-event interaction truth and reconstructed primary vertex (diagnostics only)."""
+    tracks = simulated.tracks
+    event = np.repeat(np.arange(tracks.n_events), tracks.counts)
+    n = tracks.n_events
+    truth, vertex = simulated.interactions, simulated.vertices
+    columns = {
+        "event_number": ak.to_numpy(batch["event_number"]),
+        "n_pileup": truth.n_pileup,
+        "true_vertex_x_mm": truth.hard_scatter_x,
+        "true_vertex_y_mm": truth.hard_scatter_y,
+        "true_vertex_z_mm": truth.hard_scatter_z,
+        "vertex_x_mm": vertex.x,
+        "vertex_y_mm": vertex.y,
+        "vertex_z_mm": vertex.z,
+        "vertex_n_tracks": vertex.n_tracks,
+        "n_tracks": tracks.counts,
+        "n_fake_tracks": np.bincount(
+            event, weights=tracks["origin"] == detector.ORIGIN_FAKE, minlength=n
+        ),
+        "n_hard_scatter_tracks": np.bincount(
+            event, weights=tracks["interaction"] == 0, minlength=n
+        ),
+        "rho_gev": rho,
+    }
+    return {k: np.asarray(v).astype(EVENT_SUMMARY_TYPES[k]) for k, v in columns.items()}
+
+
 def reconstruct_batch(
-    batch: ak.Array, process: str, chunk: int, settings: Settings, rng: np.random.Generator
-) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
-    """(jets columns, track-jet diagnostics columns, number of large-R jets before labelling)."""
-    particles = particles_of(batch)
-    tracks = select_track_jet_tracks(
-        detector.simulate_tracks(particles, settings.card, rng), settings
+    batch: ak.Array,
+    process: str,
+    chunk: int,
+    settings: Settings,
+    rng: np.random.Generator,
+    library: pileup.MinBiasLibrary | None = None,
+) -> BatchResult:
+    """Detector simulation, jets, labels and features of one batch of events."""
+    simulated = simulation.simulate(
+        particles_of(batch), settings.card, rng, settings.pileup_mu, library
     )
-    towers = detector.simulate_towers(particles, settings.card, rng)
-    large_r, track_jets = jets.reconstruct(towers, tracks, settings.large_r, settings.variable_r)
+    tracks = select_track_jet_tracks(simulated.tracks, settings)
+    large_r, track_jets = jets.reconstruct(
+        simulated.towers, tracks, settings.large_r, settings.variable_r
+    )
     jet_event = large_r["event"]
 
     if process == "signal":
@@ -252,7 +346,7 @@ def reconstruct_batch(
     member_offsets = np.concatenate([[0], np.cumsum(member_counts[tj_keep])])
     member_index = track_jets.member_index[members]
     px, py, pz, e = (track_jets[c][tj_keep] for c in ("px", "py", "pz", "e"))
-    tj_pt, tj_eta, tj_phi = detector.pt_eta_phi(px, py, pz)
+    tj_pt, tj_eta, tj_phi = pt_eta_phi(px, py, pz)
     tj_mass = np.sqrt(np.maximum(e * e - px * px - py * py - pz * pz, 0.0))
 
     jet_tracks = btagging.track_jet_tracks(tracks, tj_event, member_offsets, member_index)
@@ -281,7 +375,8 @@ def reconstruct_batch(
     jet_columns = {
         **feature_columns,
         "label": np.full(n_kept, PROCESS_LABEL[process], np.int32),
-        "weight": np.ones(n_kept, np.float32),
+        # the generator's event weight; the merge multiplies in the flattening weights
+        "weight": event_weight(batch)[jet_event[keep]],
         "jet_pt": large_r["pt"][keep].astype(np.float32),
         "jet_eta": large_r["eta"][keep].astype(np.float32),
         "jet_phi": large_r["phi"][keep].astype(np.float32),
@@ -302,6 +397,7 @@ def reconstruct_batch(
         "jet_row": kept_jet_number[tj_parent].astype(np.int64),
         "rank": (rank + 1).astype(np.int32),
         "label": np.full(len(tj_parent), PROCESS_LABEL[process], np.int32),
+        "weight": event_weight(batch)[tj_event],
         "flavour": flavour,
         "pt": tj_pt.astype(np.float32),
         "eta": tj_eta.astype(np.float32),
@@ -321,14 +417,34 @@ def reconstruct_batch(
                 "production_radius_mm": ak.values_astype(
                     jet_tracks.production_radius_mm, np.float32
                 ),
+                "origin": ak.values_astype(jet_tracks.origin, np.int8),
+                "interaction": ak.values_astype(jet_tracks.interaction, np.int32),
+                "ip_tail": ak.values_astype(jet_tracks.ip_tail, np.int8),
             }
         ),
     }
-    return jet_columns, diagnostics, len(jet_event)
+    rho = large_r.event_rho if large_r.event_rho is not None else np.zeros(len(event_number))
+    return BatchResult(
+        jet_columns, diagnostics, event_summary(batch, simulated, rho), len(jet_event)
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # one chunk
+
+
+def load_pileup_library(
+    settings: Settings, library_path: str | os.PathLike[str] | None
+) -> pileup.MinBiasLibrary | None:
+    """The min-bias library when the config asks for pile-up; a clear error when it is missing."""
+    if settings.pileup_mu <= 0:
+        return None
+    if library_path is None:
+        raise DeepppError(
+            f"reconstruction.pileup.mu = {settings.pileup_mu:g} needs a min-bias library "
+            "(--pileup-library; the workflow makes it with the rule minbias_library)"
+        )
+    return pileup.MinBiasLibrary.load(library_path, settings.card["magnetic_field"])
 
 
 def reconstruct_chunk(
@@ -338,12 +454,14 @@ def reconstruct_chunk(
     process: str,
     chunk: int,
     *,
+    pileup_library: str | os.PathLike[str] | None = None,
     progress: bool = True,
 ) -> ChunkSummary:
     """Reconstruct every event of ``events_path`` and write the features file ``out_path``.
 
-    ``config`` is a validated deeppp config (seed + ``reconstruction`` section at least). Nothing
-    is written unless the whole input was read and processed.
+    ``config`` is a validated deeppp config (seed + ``reconstruction`` section at least);
+    ``pileup_library`` the min-bias events file, needed when ``reconstruction.pileup.mu > 0``.
+    Nothing is written unless the whole input was read and processed.
     """
     if process not in PROCESS_LABEL:
         raise DeepppError(f"unknown process {process!r} (choose from {', '.join(PROCESS_LABEL)})")
@@ -353,10 +471,12 @@ def reconstruct_chunk(
     refuse_overwriting_inputs(out_path, [events_path])
     settings = Settings.from_config(config["reconstruction"])
     n_events = check_events_file(events_path, process, chunk)
+    library = load_pileup_library(settings, pileup_library)
     seed = chunk_seed(config["seed"], process, chunk)
 
     jet_parts: list[dict[str, np.ndarray]] = []
     diag_parts: list[dict[str, Any]] = []
+    summary_parts: list[dict[str, np.ndarray]] = []
     n_large_r = 0
     with tqdm(
         total=n_events,
@@ -365,20 +485,22 @@ def reconstruct_chunk(
         disable=not progress,
         mininterval=2.0,
     ) as bar:
-        for index, batch in enumerate(iterate_events(events_path, settings.batch_events)):
+        for index, batch in enumerate(iterate_events(events_path, settings.events_per_batch)):
             rng = np.random.default_rng([seed, index])
-            jet_columns, diagnostics, n_all = reconstruct_batch(
-                batch, process, chunk, settings, rng
-            )
+            result = reconstruct_batch(batch, process, chunk, settings, rng, library)
             rows_before = sum(len(p["label"]) for p in jet_parts)
-            diagnostics["jet_row"] = diagnostics["jet_row"] + rows_before
-            jet_parts.append(jet_columns)
-            diag_parts.append(diagnostics)
-            n_large_r += n_all
+            result.track_jets["jet_row"] = result.track_jets["jet_row"] + rows_before
+            jet_parts.append(result.jets)
+            diag_parts.append(result.track_jets)
+            summary_parts.append(result.event_summary)
+            n_large_r += result.n_large_r_jets
             bar.update(len(batch))
 
     jets_tree = _concatenate(jet_parts, empty=_empty_jets())
     diag_tree = _concatenate(diag_parts, empty=_empty_diagnostics())
+    summary_tree = _concatenate(
+        summary_parts, empty={k: np.zeros(0, v) for k, v in EVENT_SUMMARY_TYPES.items()}
+    )
     n_jets = len(jets_tree["label"])
     record = provenance(
         "reconstruction",
@@ -393,9 +515,15 @@ def reconstruct_chunk(
         chunk_seed=seed,
         fastjet_version=jets.FASTJET_VERSION,
         detector_card=settings.card,
+        pileup_library=library.source if library is not None else None,
+        pileup_library_events=library.n_events if library is not None else 0,
         feature_names=list(features.FEATURE_NAMES),
     )
-    write_root(out_path, {JETS_TREE: jets_tree, TRACK_JETS_TREE: diag_tree}, record)
+    write_root(
+        out_path,
+        {JETS_TREE: jets_tree, TRACK_JETS_TREE: diag_tree, EVENT_SUMMARY_TREE: summary_tree},
+        record,
+    )
     return ChunkSummary(out_path, process, chunk, n_events, n_jets, n_large_r)
 
 
@@ -405,13 +533,21 @@ def _empty_jets() -> dict[str, np.ndarray]:
     return columns
 
 
+_DIAGNOSTIC_TRACK_DTYPES = {
+    "btag": np.int8,
+    "origin": np.int8,
+    "interaction": np.int32,
+    "ip_tail": np.int8,
+}
+
+
 def _empty_diagnostics() -> dict[str, Any]:
     """The track_jets tree of a chunk without any event (same branches and types)."""
     int32, float32 = np.zeros(0, np.int32), np.zeros(0, np.float32)
     empty_tracks = ak.unflatten(
         ak.zip(
             {
-                name: np.zeros(0, np.int8 if name == "btag" else np.float32)
+                name: np.zeros(0, _DIAGNOSTIC_TRACK_DTYPES.get(name, np.float32))
                 for name in DIAGNOSTIC_TRACK_FIELDS
             }
         ),
@@ -422,6 +558,7 @@ def _empty_diagnostics() -> dict[str, Any]:
         "jet_row": np.zeros(0, np.int64),
         "rank": int32,
         "label": int32,
+        "weight": float32,
         "flavour": int32,
         "pt": float32,
         "eta": float32,

@@ -3,7 +3,13 @@
 #   snakemake --cores 2 reconstruction            features, datasets and plots
 #   snakemake --cores 2 results/dataset/train.root
 
-from deeppp.contracts import RECONSTRUCTION_PLOTS, SPLITS, chunk_file_name, dataset_file_name
+from deeppp.contracts import (
+    RECONSTRUCTION_DATA_CAPTIONS,
+    RECONSTRUCTION_PLOTS,
+    SPLITS,
+    chunk_file_name,
+    dataset_file_name,
+)
 
 RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/reconstruction"
 
@@ -31,11 +37,29 @@ def plot_features_files():
     ]
 
 
+def _pileup_mu():
+    return config["reconstruction"]["pileup"]["mu"]
+
+
+def _reconstruct_inputs(wildcards):
+    """The chunk's events, the stage config, and the min-bias library when pile-up is on."""
+    inputs = {
+        "events": f"{RESULTS}/events/{wildcards.process}/{wildcards.chunk}.root",
+        "config": stage_config("reconstruction"),
+    }
+    if _pileup_mu() > 0:
+        inputs["library"] = pileup_library_file()
+    return inputs
+
+
+def _pileup_option(wildcards, input):
+    return f"--pileup-library {input.library}" if _pileup_mu() > 0 else ""
+
+
 rule reconstruct_chunk:
     """Detector simulation, large-R and VR track jets, labels and features of one event chunk."""
     input:
-        events=f"{RESULTS}/events/{{process}}/{{chunk}}.root",
-        config=stage_config("reconstruction"),
+        unpack(_reconstruct_inputs),
     output:
         f"{RESULTS}/features/{{process}}/{{chunk}}.root",
     log:
@@ -46,11 +70,18 @@ rule reconstruct_chunk:
         process="signal|background",
         chunk=r"\d{3}",
     resources:
-        mem_mb=2000,
-        runtime=lambda wc: 10 + config["generation"]["processes"][wc.process]["events_per_chunk"] // 20000,
+        # ~1.1 GB at mu = 200 with pileup.batch_events = 100 (benchmarks/reconstruction.py)
+        mem_mb=lambda wc: 2000 + int(10 * _pileup_mu()),
+        # ~3 ms per event without pile-up, ~0.2 ms more per pile-up interaction (2-core machine)
+        runtime=lambda wc: 10
+        + config["generation"]["processes"][wc.process]["events_per_chunk"]
+        * (3 + 0.2 * _pileup_mu())
+        // 60000,
+    params:
+        pileup=_pileup_option,
     shell:
         "python -m reconstruction run --events {input.events} --out {output} --config {input.config} "
-        "--process {wildcards.process} --chunk $((10#{wildcards.chunk})) --no-progress > {log} 2>&1"
+        "--process {wildcards.process} --chunk $((10#{wildcards.chunk})) {params.pileup} --no-progress > {log} 2>&1"
 
 
 rule merge_dataset:
@@ -73,6 +104,15 @@ rule merge_dataset:
         "--config {input.config} > {log} 2>&1"
 
 
+def _reconstruction_caption(stem):
+    """Fixed captions live in report/reconstruction/; those stating results are written by the
+    plots job next to the plots, with the numbers it measured (absolute path: the report reads
+    them from the working directory, which need not be the repository)."""
+    if stem in RECONSTRUCTION_DATA_CAPTIONS:
+        return str(Path(RECONSTRUCTION_PLOT_DIR, "captions", f"{stem}.rst").resolve())
+    return f"../report/reconstruction/{stem}.rst"
+
+
 rule reconstruction_plots:
     """Features (signal vs background), trimmed mass, VR track-jet multiplicity and b-tagging plots."""
     input:
@@ -81,11 +121,12 @@ rule reconstruction_plots:
         [
             report(
                 f"{RECONSTRUCTION_PLOT_DIR}/{name}",
-                caption=f"../report/reconstruction/{name.removesuffix('.png')}.rst",
+                caption=_reconstruction_caption(name.removesuffix(".png")),
                 category="Reconstruction",
             )
             for name in RECONSTRUCTION_PLOTS
         ],
+        [f"{RECONSTRUCTION_PLOT_DIR}/captions/{stem}.rst" for stem in RECONSTRUCTION_DATA_CAPTIONS],
     log:
         f"{RESULTS}/logs/reconstruction/plots.log",
     resources:

@@ -124,6 +124,21 @@ def test_background_has_no_higgs_and_respects_pthat_min(background_events_file, 
     assert read_provenance(background_events_file)["n_vetoed"] == 0
 
 
+def test_biased_events_carry_the_inverse_bias_as_weight(background_events_file, default_config):
+    """weight x (pTHat / pTHatMin)^power = 1: the over-sampling of high pTHat is undone exactly,
+    so weighted distributions are the physical ones (float32 precision)."""
+    generation = default_config["generation"]
+    power = generation["pthat_bias_power"]
+    assert power > 0, "the default samples are biased"
+    events = read_tree(background_events_file, "events", ["pthat", "weight"])
+    pthat = ak.to_numpy(events.pthat).astype(np.float64)
+    weight = ak.to_numpy(events.weight).astype(np.float64)
+    np.testing.assert_allclose(
+        weight * (pthat / generation["pthat_min_gev"]) ** power, 1.0, rtol=1e-3
+    )
+    assert np.median(pthat) > 1.3 * generation["pthat_min_gev"], "high pTHat over-sampled"
+
+
 # --- determinism ----------------------------------------------------------------------------------
 
 
@@ -168,6 +183,33 @@ def test_settings_come_from_config():
     assert "PhaseSpace:pTHatMin = 400.0" in settings
     assert "PartonLevel:MPI = off" in settings
     assert not any(s.startswith("ParticleDecays:limitTau0") for s in settings)
+    assert "PhaseSpace:bias2SelectionRef = 400.0" in settings
+
+
+def test_pthat_threshold_per_process_and_bias_power():
+    config = validate_config(
+        {
+            "seed": 1,
+            "generation": {
+                "processes": {
+                    "signal": {"chunks": 1, "events_per_chunk": 10, "pthat_min_gev": 175.0},
+                    "background": {"chunks": 1, "events_per_chunk": 10},
+                },
+                "pthat_min_gev": 135.0,
+                "pthat_bias_power": 2.5,
+            },
+        }
+    )
+    signal = pythia_settings("signal", 5, config["generation"])
+    background = pythia_settings("background", 5, config["generation"])
+    assert "PhaseSpace:pTHatMin = 175.0" in signal
+    assert "PhaseSpace:bias2SelectionRef = 175.0" in signal
+    assert "PhaseSpace:pTHatMin = 135.0" in background
+    assert "PhaseSpace:bias2SelectionPow = 2.5" in background
+    config["generation"]["pthat_bias_power"] = 0.0
+    unweighted = pythia_settings("background", 5, config["generation"])
+    assert not any(s.startswith("PhaseSpace:bias2") for s in unweighted)
+    assert not any("pTHatMin" in s for s in pythia_settings("minbias", 5, config["generation"]))
 
 
 # --- errors ---------------------------------------------------------------------------------------
