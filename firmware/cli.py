@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-import signal
 import sys
 from pathlib import Path
 
@@ -140,12 +139,7 @@ def _tools() -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM (a workflow manager cancelling the job) unwinds like Ctrl-C: the temporary
-    model directory is removed and running tools (Yosys, Verilator's compiler) are killed."""
-    raise KeyboardInterrupt
-
-
 def entry_point() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    # run_cli turns SIGTERM into an exception, so the temporary model directory is removed and
+    # running tools (Yosys, Verilator's compiler: subprocess.run kills them) stop with us.
     sys.exit(run_cli(main, PROG))

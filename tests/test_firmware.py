@@ -31,7 +31,7 @@ from firmware_helpers import (
 from torch import nn
 
 from deeppp import DeepppError
-from deeppp.cli import CHECK_FAILED, USAGE_ERROR, run_cli
+from deeppp.cli import CHECK_FAILED, TERMINATED, USAGE_ERROR, run_cli
 from deeppp.config import ConfigError, schema, validate_config
 from deeppp.metrics import weighted_auc
 from firmware import findings, hls, rtl
@@ -712,7 +712,7 @@ def test_stage_paths_on_a_hand_made_netlist() -> None:
 
 @needs_gxx
 def test_kill_leaves_no_temporary_directory(small_inputs: dict[str, Path], tmp_path: Path) -> None:
-    """SIGTERM (a cancelled workflow job) unwinds: exit 130, no temporary directory, nothing
+    """SIGTERM (a cancelled workflow job) unwinds: exit 143, no temporary directory, nothing
     under --out. After SIGKILL the leftover is removed by the next build of that directory."""
     import signal
     import subprocess
@@ -745,20 +745,20 @@ def test_kill_leaves_no_temporary_directory(small_inputs: dict[str, Path], tmp_p
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while not list(tmp_path.glob(".fw.deeppp-tmp-*")):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, "the build never started its temporary directory"
             time.sleep(0.05)
         return process
 
     process = started()
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 130
-    assert process.stderr is not None and b"interrupted" in process.stderr.read()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == TERMINATED and b"terminated" in stderr
     assert not list(tmp_path.glob(".fw.*")) and not out.exists()
 
     process = started()
     process.kill()
-    process.wait(timeout=60)
+    process.communicate(timeout=60)
     assert list(tmp_path.glob(".fw.deeppp-tmp-*")), "SIGKILL leaves the temporary directory"
     finished = subprocess.run(command, capture_output=True, check=False)
     assert finished.returncode == 0, finished.stderr.decode()
