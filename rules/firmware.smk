@@ -1,12 +1,14 @@
-# Firmware: per model an hls4ml project with bit-accurate emulation, da4ml pipelined Verilog
-# (Verilator-checked, Yosys-synthesised where small enough) and report.json; then one summary.
+# Firmware: per model an hls4ml project with bit-accurate emulation, da4ml pipelined Verilog at the
+# model's own scanned precision and at the common reference precision (Verilator-checked,
+# Yosys-synthesised) and report.json; then one summary at the reference precision.
 #   snakemake --cores 2 firmware                              every core model of the ml stage
 #   snakemake --cores 2 results/firmware/autopruner_h30/report.json      one model
 # Included after rules/ml.smk (ml_model_names, ml_model_file).
 
 FIRMWARE_DIR = f"{RESULTS}/firmware"
-from deeppp.contracts import FIRMWARE_PLOTS, dataset_file_name
+from deeppp.contracts import FIRMWARE_MODEL_FILES, FIRMWARE_PLOTS, dataset_file_name
 from deeppp.report.layout import report_args
+from firmware.findings import CaptionFindings
 
 
 def firmware_models():
@@ -15,15 +17,16 @@ def firmware_models():
 
 
 rule firmware_build:
-    """One model: hls/ (hls4ml project), rtl/ (da4ml Verilog), scores.root, report.json."""
+    """One model: hls/ (hls4ml project), rtl/ and reference/rtl/ (da4ml Verilog at the scanned and
+    the reference precision), scores.root, report.json; swapped in as one directory."""
     input:
         config=stage_config("firmware"),
         model=ml_model_file("{model}"),
         test=f"{RESULTS}/dataset/{dataset_file_name('test')}",
         val=f"{RESULTS}/dataset/{dataset_file_name('val')}",
     output:
-        report=f"{FIRMWARE_DIR}/{{model}}/report.json",
-        scores=f"{FIRMWARE_DIR}/{{model}}/scores.root",
+        # scores.root, report.json (report.json last: the file the summary waits for)
+        [f"{FIRMWARE_DIR}/{{model}}/{name}" for name in FIRMWARE_MODEL_FILES],
     log:
         f"{RESULTS}/logs/firmware/{{model}}.log",
     benchmark:
@@ -40,11 +43,10 @@ rule firmware_build:
 
 
 rule firmware_summary:
-    """Summary table (CSV + Markdown) and plots across all models."""
+    """Summary table (CSV + Markdown) and plots across all models, at the reference precision."""
     input:
         config=stage_config("firmware"),
-        reports=[f"{FIRMWARE_DIR}/{m}/report.json" for m in firmware_models()],
-        scores=[f"{FIRMWARE_DIR}/{m}/scores.root" for m in firmware_models()],
+        model_files=[f"{FIRMWARE_DIR}/{m}/{name}" for m in firmware_models() for name in FIRMWARE_MODEL_FILES],
     output:
         csv=report(f"{FIRMWARE_DIR}/summary.csv", caption="../report/firmware/summary.rst",
                    **report_args("summary.csv", "firmware")),
@@ -60,6 +62,8 @@ rule firmware_summary:
         f"{RESULTS}/benchmarks/firmware/summary.tsv"
     params:
         model_dirs=" ".join(f"{FIRMWARE_DIR}/{m}" for m in firmware_models()),
+        # Read by the captions when the report is rendered (sentences from summary.csv).
+        findings=CaptionFindings(f"{FIRMWARE_DIR}/summary.csv"),
     shell:
         "python -m firmware summarize {params.model_dirs} --config {input.config} "
         "--out " + FIRMWARE_DIR + " > {log} 2>&1"

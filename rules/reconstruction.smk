@@ -4,6 +4,7 @@
 #   snakemake --cores 2 results/dataset/train.root
 
 from deeppp.contracts import (
+    BTAGGING_FILE,
     RECONSTRUCTION_DATA_CAPTIONS,
     RECONSTRUCTION_PLOTS,
     SPLITS,
@@ -128,6 +129,7 @@ rule reconstruction_plots:
             for name in RECONSTRUCTION_PLOTS
         ],
         [f"{RECONSTRUCTION_PLOT_DIR}/captions/{stem}.rst" for stem in RECONSTRUCTION_DATA_CAPTIONS],
+        f"{RECONSTRUCTION_PLOT_DIR}/{BTAGGING_FILE}",
     log:
         f"{RESULTS}/logs/reconstruction/plots.log",
     resources:

@@ -6,14 +6,14 @@ import os
 from pathlib import Path
 
 from deeppp.atomic import write_text_atomic
-from deeppp.contracts import SPLITS, dataset_file_name
+from deeppp.contracts import BTAGGING_FILE, SPLITS, dataset_file_name
 from deeppp.report.captions import caption_facts
 from deeppp.report.layout import ml_subcategory, report_args
 from deeppp.report.tables import config_yaml_text
 
 REPORT_DIR = f"{RESULTS}/report"
 #: Light/c-jet rejection of the detector's b-tagging, when the reconstruction stage writes it.
-BTAGGING_JSON = f"{RESULTS}/reconstruction/btagging.json"
+BTAGGING_JSON = f"{RECONSTRUCTION_PLOT_DIR}/{BTAGGING_FILE}"
 
 
 def comparison_models():

@@ -532,6 +532,14 @@ def test_plots(tmp_path, features_files):
     for stem in RECONSTRUCTION_DATA_CAPTIONS:
         text = (tmp_path / "captions" / f"{stem}.rst").read_text()
         assert re.search(r"\d+(\.\d+)? %", text), stem
+    # The b-tagging performance the report's overview shows: the two simple taggers beside DL1r.
+    performance = json.loads((tmp_path / "btagging.json").read_text())
+    rows = {row["tagger"]: row for row in performance["taggers"]}
+    simple = rows["max S_d0 > 5"]
+    assert 0.3 < simple["b_efficiency"] < 0.95
+    assert simple["light_rejection"] is None or 1.5 < simple["light_rejection"] < 170
+    assert rows[">= 2 tracks with S_d0 > 3"]["b_efficiency"] < simple["b_efficiency"] + 0.2
+    assert performance["provenance"]["stage"] == "reconstruction"
     sd0_caption = (tmp_path / "captions" / "trackjet_sd0_flavour.rst").read_text()
     assert "light-jet rejection" in sd0_caption and "Eur. Phys. J. C 83 (2023) 681" in sd0_caption
     # Every plot has a caption: fixed ones in report/reconstruction/, the others generated.

@@ -349,32 +349,81 @@ def test_adapter_reads_metrics_with_the_efficiencies_they_state(tmp_path):
         read_model_quality(path)
 
 
-def test_adapter_reads_firmware_reports(tmp_path):
-    report = {
-        "model": "unpruned",
-        "precision": {"chosen": {"type": "ap_fixed<6,3>"}},
-        "rtl": {
-            "resources": {
-                "lut": {"value": 28378.5, "tool": "da4ml-estimate"},
-                "ff": {"value": 7240, "tool": "da4ml-estimate"},
-                "latency_cycles": {"value": 8, "tool": "da4ml-pipeline"},
-                "latency_ns": {"value": 40.0, "tool": "da4ml-pipeline"},
-            }
+def _firmware_report(scanned_lut: int, reference_lut: int) -> dict:
+    """A valid ``report.json`` (FirmwareReport) whose two builds differ in resources."""
+    from deeppp.handoffs import (
+        AucLoss,
+        Figure,
+        FirmwareBuild,
+        FirmwareReport,
+        PrecisionScan,
+    )
+
+    def build(role: str, bits: tuple[int, int], lut: int, auc: float) -> FirmwareBuild:
+        resources = {
+            "lut": Figure.of(lut, "yosys"),
+            "ff": Figure.of(lut // 4, "yosys"),
+            "carry": Figure.of(lut // 8, "yosys"),
+            "dsp": Figure.of(0, "yosys"),
+            "bram_18k": Figure.of(0, "yosys"),
+            "latency_cycles": Figure.of(8 if role == "reference" else 6, "da4ml-pipeline"),
+            "latency_ns": Figure.of(40.0 if role == "reference" else 30.0, "da4ml-pipeline"),
+            "initiation_interval": Figure.of(1, "da4ml-pipeline"),
+            "longest_path_cells": Figure.missing("Yosys ltp not run"),
+        }
+        loss = AucLoss(0.97 - auc, -0.001, 0.003, 0.95, 200, 0.002, 1000, 800)
+        return FirmwareBuild(
+            role,
+            bits[0],
+            bits[1],
+            auc,
+            {"rejection_50": 100.0},
+            loss,
+            resources,
+            "CARRY4",
+            "assumes closure at the configured clock, not verified",
+            {"lut": 1.0},
+            (),
+            None,
+        )
+
+    report = FirmwareReport(
+        model="unpruned",
+        layout=(2, 3, 1),
+        feature_names=("mass", "d2"),
+        multiplications=9,
+        test_file="test.root",
+        n_test_jets=1000,
+        n_test_events=800,
+        test_subset="all",
+        clock_period_ns=5.0,
+        part="xcvu13p-flga2577-2-e",
+        float_auc=0.97,
+        float_rejection={"rejection_50": 110.0},
+        precision_scan=PrecisionScan("fixed", 6, 3, 0.002),
+        builds={
+            "scanned": build("scanned", (6, 3), scanned_lut, 0.968),
+            "reference": build("reference", (8, 4), reference_lut, 0.969),
         },
-        "float": {"auc": 0.97},
-        "fixed_point": {"auc": 0.96},
-        "clock_period_ns": 5.0,
-    }
+        provenance={},
+    )
+    return report.to_json()
+
+
+def test_adapter_reads_the_reference_build_of_firmware_reports(tmp_path):
     path = tmp_path / "report.json"
-    path.write_text(json.dumps(report))
+    path.write_text(json.dumps(_firmware_report(scanned_lut=1000, reference_lut=2500)))
     cost = read_firmware_cost(path)
-    assert (cost.lut, cost.lut_tool, cost.latency_cycles, cost.latency_ns) == (
-        28378,
-        "da4ml-estimate",
+    # The cross-model figures come from the common reference precision, not the scanned one.
+    assert (cost.precision, cost.precision_role) == ("ap_fixed<8,4>", "reference")
+    assert (cost.lut, cost.lut_tool, cost.ff, cost.latency_cycles, cost.latency_ns) == (
+        2500,
+        "yosys",
+        625,
         8,
         40.0,
     )
-    assert cost.dsp is None
+    assert (cost.auc_float, cost.auc_firmware, cost.dsp) == (0.97, 0.969, 0)
     path.write_text(json.dumps({"model": "x"}))
     with pytest.raises(DeepppError, match="not a firmware report"):
         read_firmware_cost(path)

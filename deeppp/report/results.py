@@ -10,9 +10,9 @@ Formats read (docs/data_contracts.md):
 - ``models/{model}/metrics.json`` -> :class:`ModelQuality` (``model``, ``layout``, ``inputs``,
   ``hidden_nodes``, ``multiplications``, ``parameters``, ``test.{n_jets, auc, rejection_<eff>}``
   as ``{value, uncertainty}``, ``training.{epochs, jet_passes}``, ``provenance.versions``);
-- ``firmware/{model}/report.json`` -> :class:`FirmwareCost` (``precision.chosen.type``,
-  ``rtl.resources.{lut, ff, dsp, latency_cycles, latency_ns, initiation_interval}`` as
-  ``{value, tool}``, ``clock_period_ns``, ``float.auc``, ``fixed_point.auc``);
+- ``firmware/{model}/report.json`` -> :class:`FirmwareCost` (via
+  :class:`deeppp.handoffs.FirmwareReport`: ``builds.reference`` precision, resources as
+  ``{value, tool}``, AUC; ``clock_period_ns``, ``float.auc``);
 - ``firmware/{model}/scores.root`` and ``dataset/test.root`` (tree ``jets``) ->
   :class:`TestScores` for paired comparisons on the same test jets;
 - ``dataset/{split}.root`` provenance -> :class:`SampleSizes`;
@@ -89,8 +89,8 @@ class FirmwareCost:
 
     name: str
     precision: str
-    #: "per-model scan" today; "reference" once the firmware stage builds every model at one
-    #: common precision (then the cross-model columns use that one).
+    #: "reference": the common precision every model is also built at (the cross-model columns
+    #: use it); "per-model scan" for a model's own scanned precision.
     precision_role: str
     lut: int | None
     lut_tool: str | None
@@ -215,46 +215,39 @@ def read_model_quality(path: str | Path) -> ModelQuality:
         raise DeepppError(f"{path}: not an ml metrics file ({type(err).__name__}: {err})") from err
 
 
-def _value_tool(entry: Any) -> tuple[Any, str | None]:
-    if isinstance(entry, Mapping):
-        return entry.get("value"), entry.get("tool")
-    return entry, None
-
-
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else round(float(value))
 
 
 def read_firmware_cost(path: str | Path) -> FirmwareCost:
-    """``firmware/{model}/report.json``: the headline resources of the RTL design."""
-    path = Path(path)
-    report = _load_json(path, "firmware report")
+    """``firmware/{model}/report.json`` (:class:`deeppp.handoffs.FirmwareReport`): the resources
+    of the build at the common reference precision, the one cross-model comparisons use (each
+    model's own scanned precision would mix pruning with a precision choice)."""
+    from deeppp.handoffs import FirmwareReport, HandoffError
+
     try:
-        resources = report["rtl"].get("resources") or {}
-        lut, lut_tool = _value_tool(resources.get("lut"))
-        ff, ff_tool = _value_tool(resources.get("ff"))
-        dsp, _ = _value_tool(resources.get("dsp"))
-        cycles, _ = _value_tool(resources.get("latency_cycles"))
-        ns, _ = _value_tool(resources.get("latency_ns"))
-        interval, _ = _value_tool(resources.get("initiation_interval"))
-        return FirmwareCost(
-            name=str(report["model"]),
-            precision=str(report["precision"]["chosen"]["type"]),
-            precision_role="per-model scan",
-            lut=_int_or_none(lut),
-            lut_tool=lut_tool,
-            ff=_int_or_none(ff),
-            ff_tool=ff_tool,
-            dsp=_int_or_none(dsp),
-            latency_cycles=_int_or_none(cycles),
-            latency_ns=None if ns is None else float(ns),
-            initiation_interval=_int_or_none(interval),
-            clock_period_ns=report.get("clock_period_ns"),
-            auc_float=(report.get("float") or {}).get("auc"),
-            auc_firmware=(report.get("fixed_point") or {}).get("auc"),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise DeepppError(f"{path}: not a firmware report ({type(err).__name__}: {err})") from err
+        report = FirmwareReport.read(path)
+    except HandoffError as err:
+        raise DeepppError(f"not a firmware report: {err}") from err
+    build = report.reference
+    lut, ff = build.resources["lut"], build.resources["ff"]
+    ns = build.value("latency_ns")
+    return FirmwareCost(
+        name=report.model,
+        precision=build.precision,
+        precision_role="reference",
+        lut=_int_or_none(lut.value),
+        lut_tool=lut.tool,
+        ff=_int_or_none(ff.value),
+        ff_tool=ff.tool,
+        dsp=_int_or_none(build.value("dsp")),
+        latency_cycles=_int_or_none(build.value("latency_cycles")),
+        latency_ns=None if ns is None else float(ns),
+        initiation_interval=_int_or_none(build.value("initiation_interval")),
+        clock_period_ns=report.clock_period_ns,
+        auc_float=report.float_auc,
+        auc_firmware=build.auc,
+    )
 
 
 def read_sample_sizes(
