@@ -1,8 +1,8 @@
 """How hard b-tagging is in the simulation: two simple taggers on VR track jets, beside ATLAS.
 
 For the VR track jets of the selected large-R jets (signal and background events together;
-flavour from hadron labelling; weighted with the generator event weights), it prints the b-jet efficiency and the light- and c-jet
-rejection (1/efficiency, with binomial uncertainties) of
+flavour from hadron labelling; weighted with the generator event weights), it prints the b-jet
+efficiency and the light- and c-jet rejection (1/efficiency, with binomial uncertainties) of
 
 * "max S_d0 > 5": the most significant b-tagging track has S_d0 > 5;
 * ">= 2 tracks with S_d0 > 3" (track counting);
@@ -153,7 +153,8 @@ def main() -> int:
     config["reconstruction"]["pileup"]["mu"] = args.mu
     config = validate_config(config)
     print(
-        f"b-tagging benchmark: {args.events} events per process ({config_path.name}), mu = {args.mu:g}"
+        f"b-tagging benchmark: {args.events} events per process ({config_path.name}), "
+        f"mu = {args.mu:g}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

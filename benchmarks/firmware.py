@@ -146,7 +146,8 @@ def pareto_table(firmware_dir: Path, models_dir: Path) -> None:
     front = set(pareto_front(rows, "lut", "auc_firmware"))
     precisions = sorted({row["precision"] for row in rows})
     print(
-        f"\nAUC vs LUT of every method ({firmware_dir}, reference precision {', '.join(precisions)};"
+        f"\nAUC vs LUT of every method ({firmware_dir}, "
+        f"reference precision {', '.join(precisions)};"
         " * = on the Pareto front of LUT and firmware AUC)"
     )
     print(
@@ -203,7 +204,8 @@ def main() -> int:
     ref = settings.reference_precision
     print(
         f"\nfirmware benchmark (config {args.config}, models {models_dir}, test {test_data}, "
-        f"scan on {val_data.name}); reference precision ap_fixed<{ref.total_bits},{ref.integer_bits}>"
+        f"scan on {val_data.name}); "
+        f"reference precision ap_fixed<{ref.total_bits},{ref.integer_bits}>"
     )
     print(
         f"{'model':16s} {'layout':26s} {'mult.':>6s} {'LUT':>7s} {'FF':>6s} {'CARRY':>11s} "
@@ -241,7 +243,8 @@ def main() -> int:
             tools = {build.resources[key].tool, base.resources[key].tool}
             if len(tools) != 1 or None in tools:
                 print(
-                    f"  {model:16s} {key.upper():3s}: not comparable (tools {sorted(map(str, tools))})"
+                    f"  {model:16s} {key.upper():3s}: "
+                    f"not comparable (tools {sorted(map(str, tools))})"
                 )
                 continue
             ratio = build.value(key) / base.value(key)  # type: ignore[operator]

@@ -1,4 +1,5 @@
-"""Benchmark of the generation stage against a bare ``pythia.nextBatch`` loop, and the pTHatMin study.
+"""Benchmark of the generation stage against a bare ``pythia.nextBatch`` loop, and the pTHatMin
+study.
 
 Reference: the same Pythia settings and seed, generating the same events with nothing but
 ``nextBatch`` calls (no extraction, no file). The stage's overhead is everything it adds:
@@ -170,12 +171,14 @@ def main() -> int:
             stage_rate = pythia_events / stage_best
             bare_rate = pythia_events / bare_best
             print(
-                f"  {process:10s} stage {stage_rate:7.1f} Pythia ev/s | bare nextBatch {bare_rate:7.1f} ev/s "
+                f"  {process:10s} stage {stage_rate:7.1f} Pythia ev/s | "
+                f"bare nextBatch {bare_rate:7.1f} ev/s "
                 f"| ratio {stage_rate / bare_rate:.3f} (target >= 0.90)"
             )
         rss = peak_rss_mb(args.rss_events, workdir)
         print(
-            f"  peak RSS, CLI generating {args.rss_events} background events: {rss:.0f} MB (target <= 2048 MB)"
+            f"  peak RSS, CLI generating {args.rss_events} background events: {rss:.0f} MB "
+            "(target <= 2048 MB)"
         )
     return 0
 

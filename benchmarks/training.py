@@ -6,9 +6,9 @@ Measured in one run, on the same data, network, seeds and test jets:
     is trained for every seed; each is compared with AutoPruner on the same test events (paired
     event bootstrap, seed-averaged, interval combining test-sample and seed-to-seed noise). Among
     the methods of the same quality (AUC at most ``ml.auc_margin`` = 0.002 below AutoPruner's at
-    the 95 % level), the cheapest one in jet passes is the reference: the ratio AutoPruner / that method in jet passes and in wall time
-    is the figure of merit. Goal: <= 0.5 (AutoPruner at most half the cost of the cheapest
-    method of the same quality).
+    the 95 % level), the cheapest one in jet passes is the reference: the ratio AutoPruner / that
+    method in jet passes and in wall time is the figure of merit. Goal: <= 0.5 (AutoPruner at most
+    half the cost of the cheapest method of the same quality).
 (b) Cost of one pruning-phase optimiser step (gates, closed-form pruner gradient, gate
     optimiser) against a plain step of the same network and batch, timed in interleaved blocks;
     median and spread over ``--repeats`` repetitions. Goal: <= 1.1.
@@ -125,10 +125,12 @@ def cost_at_equal_quality(
                 )
         reference = runs[REFERENCE_METHOD]
         print(
-            f"\n   hidden budget {percent} %: mean over {seeds} seeds; paired differences on the same test events"
+            f"\n   hidden budget {percent} %: mean over {seeds} seeds; "
+            "paired differences on the same test events"
         )
         print(
-            f"   {'method':34s} {'AUC':>14s} {'AutoPruner - method (95% CI)':>34s} {'jet passes':>11s} {'wall s':>7s}"
+            f"   {'method':34s} {'AUC':>14s} {'AutoPruner - method (95% CI)':>34s} "
+            f"{'jet passes':>11s} {'wall s':>7s}"
         )
         candidates = []
         for method, scored in runs.items():
@@ -152,7 +154,8 @@ def cost_at_equal_quality(
         if candidates:
             passes, wall, cheapest = min(candidates)
             print(
-                f"   => cheapest method of the same quality: {PRUNING_METHODS[cheapest]}; AutoPruner / it: "
+                f"   => cheapest method of the same quality: {PRUNING_METHODS[cheapest]}; "
+                "AutoPruner / it: "
                 f"{auto_passes / passes:.2f} in jet passes, {auto_wall / wall:.2f} in wall time "
                 f"(goal <= {COST_RATIO_GOAL})"
             )
@@ -236,7 +239,8 @@ def schedule_scan(samples, settings: MLSettings, steps_list: list[int], seeds: i
         test.events if test.events is not None else np.arange(len(test)), 20, 1
     )
     print(
-        f"   {'steps':>5s} {'budget':>8s} {'AUC per seed':>24s} {'commit margin (logit)':>22s} {'rejected < 0.05 before commit':>30s}"
+        f"   {'steps':>5s} {'budget':>8s} {'AUC per seed':>24s} {'commit margin (logit)':>22s} "
+        f"{'rejected < 0.05 before commit':>30s}"
     )
     for steps in steps_list:
         scan = replace(settings, schedule=replace(settings.schedule, steps_per_pruning_step=steps))
@@ -258,7 +262,8 @@ def schedule_scan(samples, settings: MLSettings, steps_list: list[int], seeds: i
                 closed = dynamics["rejected_below_0.05"]
                 early.append(f"{closed['before_commit']}/{closed['of']}")
             print(
-                f"   {steps:5d} {budget.unit[:6] + str(budget.value):>8s} {' '.join(f'{a:.4f}' for a in aucs):>24s} "
+                f"   {steps:5d} {budget.unit[:6] + str(budget.value):>8s} "
+                f"{' '.join(f'{a:.4f}' for a in aucs):>24s} "
                 f"{' '.join(f'{m:.1e}' for m in margins):>22s} {' '.join(early):>30s}"
             )
 
@@ -314,15 +319,20 @@ def main() -> int:
     layout = settings.training.hidden_layout
     steps_per_epoch = -(-len(samples["train"]) // args.batch_size)
     print(
-        f"data: {source}; train/val/test = {len(samples['train'])}/{len(samples['val'])}/{len(samples['test'])} jets"
+        f"data: {source}; train/val/test = "
+        f"{len(samples['train'])}/{len(samples['val'])}/{len(samples['test'])} jets"
     )
     print(
-        f"network: IL({len(samples['train'].feature_names)}) + {'x'.join(map(str, layout))} + OL(1); batch {args.batch_size} "
-        f"({steps_per_epoch} optimiser steps per epoch); {args.threads} thread(s); device {args.device}; torch {torch.__version__}"
+        f"network: IL({len(samples['train'].feature_names)}) + {'x'.join(map(str, layout))} "
+        f"+ OL(1); batch {args.batch_size} "
+        f"({steps_per_epoch} optimiser steps per epoch); {args.threads} thread(s); "
+        f"device {args.device}; torch {torch.__version__}"
     )
     s = settings.schedule
     print(
-        f"schedule (optimiser steps): warm-up {s.warmup_steps}, {s.pruning_steps} x {s.steps_per_pruning_step} pruning, settle <= {s.max_settle_steps}, fine-tune {s.finetune_epochs} epochs"
+        f"schedule (optimiser steps): warm-up {s.warmup_steps}, "
+        f"{s.pruning_steps} x {s.steps_per_pruning_step} pruning, "
+        f"settle <= {s.max_settle_steps}, fine-tune {s.finetune_epochs} epochs"
     )
     budgets = [int(b) for b in args.budgets.split(",")]
     methods = [m for m in args.methods.split(",") if m]
@@ -332,14 +342,16 @@ def main() -> int:
     if args.schedule_scan:
         steps_list = [int(v) for v in args.schedule_scan.split(",")]
         print(
-            f"\n(d) AutoPruner versus optimiser steps per pruning step (gate learning rate {settings.pruner.gate_learning_rate})"
+            "\n(d) AutoPruner versus optimiser steps per pruning step "
+            f"(gate learning rate {settings.pruner.gate_learning_rate})"
         )
         schedule_scan(samples, settings, steps_list, args.seeds)
         return 0
 
     if not args.skip_a:
         print(
-            f"\n(a) cost at equal quality ({args.seeds} seeds per method, event bootstrap on the test split)"
+            f"\n(a) cost at equal quality ({args.seeds} seeds per method, "
+            "event bootstrap on the test split)"
         )
         test = samples["test"]
         bootstrap = EventBootstrap(
@@ -350,7 +362,8 @@ def main() -> int:
         print(f"   ({time.perf_counter() - start:.0f} s for part (a))")
 
     print(
-        f"\n(b) pruning-phase optimiser step vs plain step (batch {args.batch_size}; {args.repeats} repetitions, each the median of 15 interleaved blocks of 20 steps)"
+        f"\n(b) pruning-phase optimiser step vs plain step (batch {args.batch_size}; "
+        f"{args.repeats} repetitions, each the median of 15 interleaved blocks of 20 steps)"
     )
     ratios = step_costs(
         len(samples["train"].feature_names),
@@ -362,12 +375,14 @@ def main() -> int:
     for phase in ("prune", "settle"):
         values = ratios[phase]
         print(
-            f"   {phase:7s} ratio median {statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f}; "
+            f"   {phase:7s} ratio median {statistics.median(values):.2f} "
+            f"(min {min(values):.2f}, max {max(values):.2f}; "
             f"plain step {statistics.median(ratios['plain_us']):.0f} us)  goal <= {STEP_RATIO_GOAL}"
         )
     if args.device == "cpu":
         print(
-            "\n(c) GPU: rerun with --device cuda --batch-size 16384 --jets 4000000 on a machine with CUDA"
+            "\n(c) GPU: rerun with --device cuda --batch-size 16384 --jets 4000000 "
+            "on a machine with CUDA"
             + (
                 " (CUDA is available here)"
                 if torch.cuda.is_available()
