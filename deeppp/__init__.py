@@ -1,4 +1,5 @@
-"""Shared infrastructure of the deeppp benchmark: configuration, provenance and atomic, deterministic I/O.
+"""Shared infrastructure of the deeppp benchmark: configuration, provenance and atomic,
+deterministic I/O.
 
 Each pipeline stage (``generation``, ``reconstruction``, ``ml``, ``firmware``) is its own package;
 this one holds only what every stage needs in exactly the same way.

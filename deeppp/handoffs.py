@@ -956,7 +956,8 @@ class FirmwareReport:
         return cls.from_json(read_json_file(path, "firmware report"), str(path))
 
     def write(self, path: str | os.PathLike[str]) -> None:
-        """Validate by a round trip, then write atomically (sorted keys: same report, same bytes)."""
+        """Validate by a round trip, then write atomically (sorted keys: same report, same
+        bytes)."""
         from deeppp.atomic import write_json_atomic
 
         payload = self.to_json()

@@ -197,7 +197,8 @@ def check_sample(labels: np.ndarray, clusters: np.ndarray) -> dict[str, int]:
     for name in ("signal", "background"):
         if counts[f"n_{name}_events"] < MIN_EVENTS_PER_CLASS:
             raise MetricsError(
-                f"only {counts[f'n_{name}_events']} {name} events ({counts[f'n_{name}_jets']} jets) "
+                f"only {counts[f'n_{name}_events']} {name} events "
+                f"({counts[f'n_{name}_jets']} jets) "
                 f"in the test sample; metrics need at least {MIN_EVENTS_PER_CLASS} of each class"
             )
     return counts

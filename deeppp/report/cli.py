@@ -3,7 +3,8 @@
 python -m deeppp.report overview   --metrics M.json... --firmware R.json... --scores S.root...
                                    --datasets train.root val.root test.root --config C.yaml
                                    [--btagging B.json] --out-dir DIR
-python -m deeppp.report comparison --metrics M.json... --reference atlas_reference.yaml --out-dir DIR
+python -m deeppp.report comparison --metrics M.json... --reference atlas_reference.yaml
+                                   --out-dir DIR
 python -m deeppp.report table      {ml,firmware} --csv summary.csv --out table.html
 python -m deeppp.report config     --config C.yaml --out config.html
 """

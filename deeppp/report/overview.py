@@ -245,7 +245,10 @@ def headline_table(ov: Overview) -> str:
             is_reference = name == REFERENCE_MODEL
             mult = h.integer(m.multiplications)
             if ref_mult and m.multiplications is not None and not is_reference:
-                mult += f"<br><span class='change muted'>{h.percent(m.multiplications / ref_mult)}</span>"
+                mult += (
+                    "<br><span class='change muted'>"
+                    f"{h.percent(m.multiplications / ref_mult)}</span>"
+                )
             auc = h.value_with_uncertainty(m.auc.value, m.auc.uncertainty, 4)
             row = [
                 f"{h.escape(m.family_label)}<br><span class='muted mono'>{h.escape(name)}</span>",
@@ -418,7 +421,8 @@ def conclusion(ov: Overview) -> list[str]:
             eff = ov.efficiencies[0]
             r = reference.rejection.get(eff)
             first = (
-                f" and 1/ε<sub>B</sub> = {_rejection_cell(reference, eff)} at ε<sub>S</sub> = {eff} %"
+                f" and 1/ε<sub>B</sub> = {_rejection_cell(reference, eff)} "
+                f"at ε<sub>S</sub> = {eff} %"
                 if r is not None and r.is_finite
                 else f"; no background test jet passes its ε<sub>S</sub> = {eff} % cut"
             )
@@ -453,7 +457,8 @@ def conclusion(ov: Overview) -> list[str]:
             )
             sentences.append(
                 f"The smallest firmware is {label} (<span class='mono'>{h.escape(smallest.name)}"
-                f"</span>): {h.integer(smallest.lut)} LUTs, {h.percent((smallest.lut or 0) / fw_ref.lut)} "
+                f"</span>): {h.integer(smallest.lut)} LUTs, "
+                f"{h.percent((smallest.lut or 0) / fw_ref.lut)} "
                 f"of the unpruned tagger's {h.integer(fw_ref.lut)}{precision}, with a latency of "
                 f"{_latency(smallest, True)} against {_latency(fw_ref, True)}."
             )

@@ -216,7 +216,8 @@ def firmware_columns(rows: Sequence[Row]) -> list[Column]:
         fw_key = key.replace("_float", "_firmware")
         columns.append(
             Column(
-                f"1/ε<sub>B</sub> at {percent} %<br><span class='muted change'>float / firmware</span>",
+                f"1/ε<sub>B</sub> at {percent} %"
+                "<br><span class='muted change'>float / firmware</span>",
                 (key, fw_key),
                 _pair(key, fw_key, 1),
             )
