@@ -59,8 +59,8 @@ def resources(
         out["bram_18k"] = Figure.of(util.get("bram_18k"), "vivado")
     if yosys is not None:
         lut_note = (
-            f"{yosys['lut_logic']} logic LUTs + {yosys['inv']} INV + {yosys['srl']} SRL (synth_xilinx "
-            f"-family {yosys['family']})"
+            f"{yosys['lut_logic']} logic LUTs + {yosys['inv']} INV + {yosys['srl']} SRL "
+            f"(synth_xilinx -family {yosys['family']})"
         )
         out.setdefault("lut", Figure.of(yosys["lut"], "yosys", lut_note))
         out.setdefault("ff", Figure.of(yosys["ff"], "yosys"))
@@ -69,7 +69,8 @@ def resources(
             out["carry"] = Figure.of(
                 yosys["carry"],
                 "yosys",
-                f"{carry_cell or 'no carry'} cells (Yosys maps carry chains to CARRY4 on every family)",
+                f"{carry_cell or 'no carry'} cells "
+                "(Yosys maps carry chains to CARRY4 on every family)",
             )
         out.setdefault("dsp", Figure.of(yosys["dsp"], "yosys"))
         out.setdefault("bram_18k", Figure.of(yosys["bram_18k"], "yosys"))

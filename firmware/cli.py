@@ -59,7 +59,10 @@ def build_parser() -> OneLineArgumentParser:
     summarize = sub.add_parser(
         "summarize",
         help="summary.csv, summary.md and plots across model directories",
-        description="Tabulate and plot the reports of several models (each DIR holds report.json and scores.root).",
+        description=(
+            "Tabulate and plot the reports of several models "
+            "(each DIR holds report.json and scores.root)."
+        ),
     )
     summarize.add_argument(
         "model_dirs", nargs="+", type=Path, metavar="DIR", help="per-model output directories"

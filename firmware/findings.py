@@ -99,7 +99,8 @@ def loss_sentence(rows: Sequence[dict[str, Any]], prefix: str = "") -> str:
     over = [row for row in rows if row[f"{prefix}loss_exceeds_tolerance"]]
     worst = max(rows, key=lambda r: r[f"{prefix}auc_loss"])
     text = (
-        f"Test-set AUC loss AUC(float) - AUC(firmware) {where}: largest {worst[f'{prefix}auc_loss']:+.4f} "
+        f"Test-set AUC loss AUC(float) - AUC(firmware) {where}: "
+        f"largest {worst[f'{prefix}auc_loss']:+.4f} "
         f"({worst['model']}, 95 % CI {worst[f'{prefix}auc_loss_ci_low']:+.4f} to "
         f"{worst[f'{prefix}auc_loss_ci_high']:+.4f}); "
     )
@@ -114,7 +115,8 @@ def scan_sentence(rows: Sequence[dict[str, Any]]) -> str:
     precisions = sorted({row["own_precision"] for row in rows})
     failed = [row for row in rows if row["own_scan_within_tolerance"] is False]
     text = (
-        f"The precision scan (validation jets, paired event bootstrap) chose {', '.join(precisions)}"
+        "The precision scan (validation jets, paired event bootstrap) "
+        f"chose {', '.join(precisions)}"
         f" for the {len(rows)} models."
     )
     if failed:
@@ -130,7 +132,8 @@ def resources_sentence(rows: Sequence[dict[str, Any]]) -> str:
     low = min(measured, key=lambda r: r["lut"])
     high = max(measured, key=lambda r: r["lut"])
     text = (
-        f"LUTs at the reference precision {rows[0]['reference_precision']} ({' and '.join(tools)}): "
+        f"LUTs at the reference precision {rows[0]['reference_precision']} "
+        f"({' and '.join(tools)}): "
         f"from {low['lut']:.0f} ({low['model']}) to {high['lut']:.0f} ({high['model']})"
     )
     ref = _unpruned(measured)
@@ -152,7 +155,10 @@ def _dsp_text(rows: Sequence[dict[str, Any]]) -> str:
     bram = {row["bram_18k"] for row in rows}
     if dsp == {0} and bram == {0}:
         return "0 in every design (multiplier-free: constant products as shift-and-add)"
-    return f"DSP {sorted(d for d in dsp if d is not None)}, BRAM {sorted(b for b in bram if b is not None)}"
+    return (
+        f"DSP {sorted(d for d in dsp if d is not None)}, "
+        f"BRAM {sorted(b for b in bram if b is not None)}"
+    )
 
 
 def latency_sentence(rows: Sequence[dict[str, Any]]) -> str:
@@ -178,7 +184,8 @@ def latency_sentence(rows: Sequence[dict[str, Any]]) -> str:
     if paths:
         deepest = max(paths, key=lambda r: r["longest_path_cells"])
         text += (
-            f". Longest combinational path between registers: up to {deepest['longest_path_cells']} "
+            ". Longest combinational path between registers: "
+            f"up to {deepest['longest_path_cells']} "
             f"cells ({deepest['model']})"
         )
     return text + ". Latency in ns assumes timing closure at the configured clock (not verified)."

@@ -78,7 +78,8 @@ def round_to_grid(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
 
 
 def truncate_to_grid(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
-    """Integers (units of ``fmt.step``) below ``values``, saturated: ``AP_TRN, AP_SAT`` of a float."""
+    """Integers (units of ``fmt.step``) below ``values``, saturated: ``AP_TRN, AP_SAT`` of a
+    float."""
     scaled = np.floor(np.asarray(values, dtype=np.float64) / fmt.step)
     return np.clip(scaled, fmt.min_int, fmt.max_int).astype(np.int64)
 

@@ -37,7 +37,8 @@ VENDOR_TOOLS = {"Vitis": ("vitis-run",), "Vivado": ("vivado_hls",)}
 
 
 def quantised_sequential(qnet: QuantisedNetwork) -> nn.Sequential:
-    """Plain ``Linear[, ReLU]`` torch network holding the on-grid weights (float32-exact for W <= 20)."""
+    """Plain ``Linear[, ReLU]`` torch network holding the on-grid weights (float32-exact for
+    W <= 20)."""
     modules: list[nn.Module] = []
     for weight, bias, relu in qnet.float_layers():
         linear = nn.Linear(weight.shape[0], weight.shape[1])

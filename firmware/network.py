@@ -23,7 +23,8 @@ class UnsupportedLayerError(DeepppError):
 
 @dataclass(frozen=True)
 class DenseLayer:
-    """``y = x @ weight + bias`` (weight is (n_in, n_out), i.e. torch's transposed), then ReLU if set."""
+    """``y = x @ weight + bias`` (weight is (n_in, n_out), i.e. torch's transposed), then ReLU if
+    set."""
 
     weight: np.ndarray
     bias: np.ndarray
@@ -52,7 +53,8 @@ class DenseNetwork:
         return int(multiplications(self.layout))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Float64 forward pass (output = logit), the reference the fixed-point versions approximate."""
+        """Float64 forward pass (output = logit), the reference the fixed-point versions
+        approximate."""
         out = np.asarray(x, dtype=np.float64)
         for layer in self.layers:
             out = out @ layer.weight + layer.bias
@@ -62,7 +64,8 @@ class DenseNetwork:
 
 
 def dense_network(sequential: nn.Module) -> DenseNetwork:
-    """Extract the Linear/ReLU stack; raise :class:`UnsupportedLayerError` naming any other layer."""
+    """Extract the Linear/ReLU stack; raise :class:`UnsupportedLayerError` naming any other
+    layer."""
     modules = list(sequential.children()) if isinstance(sequential, nn.Sequential) else [sequential]
     layers: list[DenseLayer] = []
     for index, module in enumerate(modules):
@@ -81,7 +84,8 @@ def dense_network(sequential: nn.Module) -> DenseNetwork:
         elif isinstance(module, nn.ReLU):
             if not layers or layers[-1].relu:
                 raise UnsupportedLayerError(
-                    f"layer {index} (ReLU) must follow a Linear layer; firmware supports Linear[+ReLU] stacks"
+                    f"layer {index} (ReLU) must follow a Linear layer; "
+                    "firmware supports Linear[+ReLU] stacks"
                 )
             last = layers[-1]
             layers[-1] = DenseLayer(last.weight, last.bias, relu=True)

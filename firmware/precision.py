@@ -83,7 +83,8 @@ def evaluate_grid(
 
 
 def best_per_width(candidates: Sequence[Candidate]) -> dict[int, Candidate]:
-    """Per W, the I with the smallest loss upper bound (ties: larger AUC, then fewer integer bits)."""
+    """Per W, the I with the smallest loss upper bound (ties: larger AUC, then fewer integer
+    bits)."""
     best: dict[int, Candidate] = {}
     for c in candidates:
         w = c.fmt.total_bits

@@ -136,7 +136,8 @@ def verilator_environment(work_dir: Path) -> Iterator[None]:
     wrapper_dir.mkdir(parents=True, exist_ok=True)
     wrapper = wrapper_dir / "verilator"
     wrapper.write_text(
-        f'#!/bin/sh\nVERILATOR_ROOT="{root}"\nexport VERILATOR_ROOT\nexec "$VERILATOR_ROOT/bin/verilator" "$@"\n'
+        f'#!/bin/sh\nVERILATOR_ROOT="{root}"\nexport VERILATOR_ROOT\n'
+        'exec "$VERILATOR_ROOT/bin/verilator" "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     saved = {key: os.environ.get(key) for key in ("PATH", "MAKEFLAGS", "VERILATOR_ROOT")}

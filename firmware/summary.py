@@ -119,7 +119,8 @@ def read_reports(model_dirs: Sequence[str | Path]) -> list[FirmwareReport]:
     precisions = {r.reference.precision for r in reports}
     if len(precisions) > 1:
         raise DeepppError(
-            f"the reports were built at different reference precisions ({', '.join(sorted(precisions))}); "
+            "the reports were built at different reference precisions "
+            f"({', '.join(sorted(precisions))}); "
             "rebuild them with one firmware.reference_precision"
         )
     return reports
@@ -262,7 +263,8 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['model']} | {row['method']} | {row['inputs']} | {row['hidden_nodes']} | "
             f"{row['multiplications']} | {_fmt(row['lut'])} ({row['lut_tool']}) | "
-            f"{_fmt(row['ff'])} ({row['ff_tool']}) | {_fmt(row['carry'])} {row['carry_cell'] or ''} | "
+            f"{_fmt(row['ff'])} ({row['ff_tool']}) | "
+            f"{_fmt(row['carry'])} {row['carry_cell'] or ''} | "
             f"{_fmt(row['latency_cycles'])} | {_fmt(row['longest_path_cells'])} | "
             f"{_pct(row['lut_percent'])} | {row['auc_float']:.4f} | {row['auc_firmware']:.4f} | "
             f"{_loss(row, '')} |"
@@ -271,13 +273,14 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         "",
         "## Each model at its own scanned precision",
         "",
-        "| model | precision | scan within tolerance | LUT | FF | latency (cycles) | AUC firmware | "
-        "AUC loss (95 % CI) | HLS latency | HLS LUT |",
+        "| model | precision | scan within tolerance | LUT | FF | latency (cycles) | "
+        "AUC firmware | AUC loss (95 % CI) | HLS latency | HLS LUT |",
         "|---|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['model']} | {row['own_precision']} | {_yes_no(row['own_scan_within_tolerance'])} | "
+            f"| {row['model']} | {row['own_precision']} | "
+            f"{_yes_no(row['own_scan_within_tolerance'])} | "
             f"{_fmt(row['own_lut'])} ({row['own_lut_tool']}) | {_fmt(row['own_ff'])} | "
             f"{_fmt(row['own_latency_cycles'])} | {row['own_auc_firmware']:.4f} | "
             f"{_loss(row, 'own_')} | {_fmt(row['hls_latency_cycles'])} | {_fmt(row['hls_lut'])} |"
