@@ -178,7 +178,8 @@ def extract(batch: ak.Array, species: SpeciesTable) -> dict[str, ak.Array]:
 
 def event_weights(batch: ak.Array) -> np.ndarray:
     """Pythia's event weight (its nominal one, the first of ``info.weights``): 1 for unweighted
-    generation, ~ pTHat^-bias2SelectionPow when PhaseSpace:bias2Selection over-samples high pTHat."""
+    generation, ~ pTHat^-bias2SelectionPow when PhaseSpace:bias2Selection over-samples high
+    pTHat."""
     weights = np.asarray(batch.info.weights, dtype=np.float64)
     nominal = weights[:, 0] if weights.ndim == 2 else weights
     return nominal.astype(np.float32)

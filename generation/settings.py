@@ -31,7 +31,8 @@ PROCESS_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "background": ("HardQCD:all = on",),
     # ATLAS A3 tune (ATL-PHYS-PUB-2016-017), the tune of ATLAS's Run-2 pile-up samples, as in
-    # ATLAS's generator configuration Generators/Pythia8_i/share/common/Pythia8_A3_NNPDF23LO_Common.py
+    # ATLAS's generator configuration
+    # Generators/Pythia8_i/share/common/Pythia8_A3_NNPDF23LO_Common.py
     # (github.com/rolandjansky/athena): Monash base (Tune:ee = 7, Tune:pp = 14) with the
     # NNPDF2.3 QCD+QED LO (alpha_s = 0.130) PDF, which is Pythia 8.317's internal PDF:pSet = 13
     # (the Monash default, so no LHAPDF is needed), and these parameters. Pythia 8.317 has no
