@@ -427,7 +427,8 @@ def draw_regularisation(payload: Payload) -> Files:
     axes[0][0].legend(fontsize=8, loc="lower left")
     label(
         axes[0][0],
-        f"gauge decay {payload['gauge_decay']:g} vs none, paired; {payload['confidence_level']:.0%} CI",
+        f"gauge decay {payload['gauge_decay']:g} vs none, paired; "
+        f"{payload['confidence_level']:.0%} CI",
     )
     fig.tight_layout()
     return {"regularisation.png": _png(fig)}
@@ -585,7 +586,8 @@ def draw_hidden(payload: Payload) -> Files:
             ax.axvline(entry["snap_step"], color="#D55E00", lw=0.9, ls="-")
             kept = int((values[-1] > 0).sum())
             ax.set_title(
-                f"{payload['setting_labels'][token]}, layer {layer + 1}: {kept}/{values.shape[1]} kept",
+                f"{payload['setting_labels'][token]}, layer {layer + 1}: "
+                f"{kept}/{values.shape[1]} kept",
                 fontsize=8,
             )
             ax.set_ylim(-0.05, 1.05)
@@ -596,7 +598,8 @@ def draw_hidden(payload: Payload) -> Files:
                 ax.set_ylabel(r"gate $\sigma(w_i)$", fontsize=9)
             plain_numbers(ax)
     fig.suptitle(
-        "AutoPruner hidden gates; dotted: pruning steps start, dashed: commit (polarisation on), solid: snap",
+        "AutoPruner hidden gates; dotted: pruning steps start, "
+        "dashed: commit (polarisation on), solid: snap",
         fontsize=9,
     )
     fig.subplots_adjust(left=0.07, right=0.99, top=0.92, bottom=0.1, wspace=0.08, hspace=0.25)
@@ -903,7 +906,10 @@ def _format_difference(entry: dict[str, Any], digits: int) -> str:
     if entry["mean"] is None or entry["ci_low"] is None:
         return "n/a"
     mark = " *" if entry["significant"] else ""
-    return f"{entry['mean']:+.{digits}f} [{entry['ci_low']:+.{digits}f}, {entry['ci_high']:+.{digits}f}]{mark}"
+    return (
+        f"{entry['mean']:+.{digits}f} "
+        f"[{entry['ci_low']:+.{digits}f}, {entry['ci_high']:+.{digits}f}]{mark}"
+    )
 
 
 def summary_markdown(payload: Payload) -> str:
