@@ -20,12 +20,13 @@ def build_parser() -> OneLineArgumentParser:
     parser = OneLineArgumentParser(
         prog=PROG,
         description=(
-            "ATLAS-like fast detector simulation, trimmed large-R jets, ghost-associated variable-R "
-            "track jets and the 39 H->bb tagging features."
+            "ATLAS-like fast detector simulation, trimmed large-R jets, "
+            "ghost-associated variable-R track jets and the 39 H->bb tagging features."
         ),
         epilog=(
             "Example: python -m reconstruction run --events results/events/signal/000.root "
-            "--out results/features/signal/000.root --process signal --chunk 0 --config config/default.yaml"
+            "--out results/features/signal/000.root --process signal --chunk 0 "
+            "--config config/default.yaml"
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
@@ -52,7 +53,10 @@ def build_parser() -> OneLineArgumentParser:
     run.add_argument(
         "--pileup-library",
         type=Path,
-        help="min-bias events file for the pile-up overlay (needed when reconstruction.pileup.mu > 0)",
+        help=(
+            "min-bias events file for the pile-up overlay "
+            "(needed when reconstruction.pileup.mu > 0)"
+        ),
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -84,7 +88,9 @@ def build_parser() -> OneLineArgumentParser:
     calibrate = sub.add_parser(
         "calibrate",
         help="derive the large-R jet energy and mass scales of the detector card",
-        description="Median pT and mass responses of calorimeter large-R jets to particle-level jets.",
+        description=(
+            "Median pT and mass responses of calorimeter large-R jets to particle-level jets."
+        ),
     )
     calibrate.add_argument(
         "--events", required=True, nargs="+", type=Path, help="QCD events ROOT files"
@@ -93,7 +99,9 @@ def build_parser() -> OneLineArgumentParser:
         "--signal-events",
         nargs="+",
         type=Path,
-        help="signal events files: also measure the response of Higgs jets (not used for the scale)",
+        help=(
+            "signal events files: also measure the response of Higgs jets (not used for the scale)"
+        ),
     )
     calibrate.add_argument(
         "--pileup-library", type=Path, help="min-bias events file (when the config has mu > 0)"
@@ -135,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
         )
         logger.info(
-            f"{summary.process} chunk {summary.chunk}: {summary.n_events} events, {summary.n_large_r_jets} "
-            f"large-R jets, {summary.n_jets} labelled -> {summary.path}"
+            f"{summary.process} chunk {summary.chunk}: {summary.n_events} events, "
+            f"{summary.n_large_r_jets} large-R jets, {summary.n_jets} labelled -> {summary.path}"
         )
     elif args.command == "merge":
         from reconstruction.merge import merge_features
@@ -162,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             args.events, config, args.max_events, pileup_library=args.pileup_library
         )
         print(
-            f"QCD large-R jets: pT response {result.pt_response:.4f} +- {result.pt_response_error:.4f} "
+            f"QCD large-R jets: pT response {result.pt_response:.4f} "
+            f"+- {result.pt_response_error:.4f} "
             f"({result.n_matched_jets} matched jets), mass response {result.mass_response:.4f} "
             f"+- {result.mass_response_error:.4f} ({result.n_mass_jets} jets)\n"
             f"jet_calibration: {{large_r_energy_scale: {result.energy_scale:.3f}, "

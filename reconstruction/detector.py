@@ -224,7 +224,8 @@ def _check_card(card: Any, path: Path) -> None:
         shape = (len(table["abs_eta_edges"]) - 1, len(table["pt_edges_gev"]))
         if values.shape != shape or np.any((values < 0) | (values > 1)):
             raise DetectorCardError(
-                f"detector card {path}: tracking.efficiency.{kind}.values must be a {shape[0]} x {shape[1]} "
+                f"detector card {path}: tracking.efficiency.{kind}.values "
+                f"must be a {shape[0]} x {shape[1]} "
                 "table of efficiencies in [0, 1]"
             )
     if need(card, "tracking.impact_parameter_tails.fraction") > 1:
@@ -281,7 +282,8 @@ def _check_card(card: Any, path: Path) -> None:
         n_rings = (hi - lo) / need(card, f"calorimeter.{cell}.deta")
         if abs(n_rings - round(n_rings)) > 1e-6 or int(need(card, f"calorimeter.{cell}.n_phi")) < 1:
             raise DetectorCardError(
-                f"detector card {path}: calorimeter.{cell} must tile |eta| {lo}..{hi} with a whole number of rings"
+                f"detector card {path}: calorimeter.{cell} must tile |eta| {lo}..{hi} "
+                "with a whole number of rings"
             )
 
 
@@ -296,7 +298,8 @@ def _binned(values_by_bin: np.ndarray, edges: np.ndarray, x: np.ndarray) -> np.n
 
 
 def log_normal(rng: np.random.Generator, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Log-normal with the given mean and standard deviation (Delphes' LogNormal): stays positive."""
+    """Log-normal with the given mean and standard deviation (Delphes' LogNormal): stays
+    positive."""
     mean = np.asarray(mean, dtype=float)
     safe_mean = np.where(mean > 0, mean, 1.0)
     b = np.sqrt(np.log1p((sigma / safe_mean) ** 2))

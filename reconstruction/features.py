@@ -94,7 +94,8 @@ def _track_jet_features(i: int) -> tuple[Feature, ...]:
             Feature(
                 p + f"sd0_{k}",
                 "",
-                f"lifetime-signed d0 significance of the track with the {('', 'second-', 'third-')[k - 1]}largest "
+                "lifetime-signed d0 significance of the track with the "
+                f"{('', 'second-', 'third-')[k - 1]}largest "
                 "|S_d0| among the "
                 f"b-tagging tracks of {which}, clipped to +-40",
                 "tracks (impact parameters)",
@@ -145,14 +146,19 @@ def feature_table_markdown() -> str:
     lines = [
         "# The 39 tagging features",
         "",
-        "Generated from `reconstruction/features.py` (`python -m reconstruction features-doc`); a test",
-        "keeps this file and the code identical. Order = `reconstruction.features.FEATURE_NAMES` = the",
+        "Generated from `reconstruction/features.py` "
+        "(`python -m reconstruction features-doc`); a test",
+        "keeps this file and the code identical. "
+        "Order = `reconstruction.features.FEATURE_NAMES` = the",
         "branch order of `features/{process}/{chunk}.root` and `dataset/{split}.root`.",
         "",
-        "Definitions: large-R jet = anti-kt R = 1.0 on calorimeter towers, trimmed (kt R_sub = 0.2,",
-        "f_cut = 0.05), pT > 250 GeV, |eta| < 2.0. VR track jets = anti-kt variable-R (rho = 30 GeV,",
+        "Definitions: large-R jet = anti-kt R = 1.0 on calorimeter towers, "
+        "trimmed (kt R_sub = 0.2,",
+        "f_cut = 0.05), pT > 250 GeV, |eta| < 2.0. "
+        "VR track jets = anti-kt variable-R (rho = 30 GeV,",
         "R in [0.02, 0.4]) on tracks, pT > 7 GeV, >= 2 tracks, ghost-associated to the untrimmed",
-        "large-R jet. Impact parameters are measured with respect to the reconstructed hard-scatter",
+        "large-R jet. Impact parameters are measured with respect to "
+        "the reconstructed hard-scatter",
         "primary vertex (track-jet tracks: |d0| < 2 mm, |z0 sin(theta)| < 3 mm with respect to it,",
         "which keeps pile-up tracks out). b-tagging tracks = track-jet tracks with pT > 1 GeV,",
         "|d0| < 1 mm, |z0 sin(theta)| < 1.5 mm (ATL-PHYS-PUB-2017-013) and at least one hit in the",
@@ -167,7 +173,8 @@ def feature_table_markdown() -> str:
         "**Defaults.** When the large-R jet has fewer than i VR track jets, every `trackjet{i}_*`",
         "feature takes the default in the last column (values outside the physical range, so the",
         "network can tell 'absent' from any measured value). When a track jet exists but has fewer",
-        "than k b-tagging tracks, `trackjet{i}_sd0_{k}` takes its default (-50, outside the clipping",
+        "than k b-tagging tracks, `trackjet{i}_sd0_{k}` takes its default "
+        "(-50, outside the clipping",
         "range +-40). Large-R features always exist.",
         "",
         "| # | name | unit | definition | source | default if missing |",

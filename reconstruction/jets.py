@@ -151,8 +151,8 @@ def reconstruct(
 ) -> tuple[JetCollection, JetCollection]:
     """Selected trimmed large-R jets and their ghost-associated VR track jets.
 
-    Large-R columns: event, pt, eta, phi, mass (trimmed, calibrated with ``energy_scale``/``mass_scale``),
-    ungroomed_{pt,eta,phi,mass} (uncalibrated), d2, c2,
+    Large-R columns: event, pt, eta, phi, mass (trimmed, calibrated with
+    ``energy_scale``/``mass_scale``), ungroomed_{pt,eta,phi,mass} (uncalibrated), d2, c2,
     tau21, tau32, sqrt_d12, n_constituents; ordered by trimmed pT within each event. Track-jet
     columns: px, py, pz, e; ``parent_offsets`` index them by large-R jet (pT ordered), and
     ``member_index`` lists each one's tracks (index within the event).

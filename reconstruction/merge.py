@@ -128,7 +128,9 @@ def _differences(made: Any, wanted: Any, where: str = "") -> Iterator[str]:
     elif made != wanted:
         key = where.lstrip(".")
         if key == "detector_card_sha256":
-            yield f"another detector card (sha256 {str(made)[:12]}..., this merge: {wanted[:12]}...)"
+            yield (
+                f"another detector card (sha256 {str(made)[:12]}..., this merge: {wanted[:12]}...)"
+            )
         else:
             yield f"{key} = {made!r} (this merge: {wanted!r})"
 

@@ -163,7 +163,8 @@ def check_events_file(path: Path, process: str | None = None, chunk: int | None 
     with open_root(path) as f:
         if EVENTS_TREE not in f:
             raise InputFileError(
-                f"{path}: no tree '{EVENTS_TREE}' (wrong schema; keys: {sorted(f.keys(cycle=False))})"
+                f"{path}: no tree '{EVENTS_TREE}' "
+                f"(wrong schema; keys: {sorted(f.keys(cycle=False))})"
             )
         tree = f[EVENTS_TREE]
         missing = [b for b in REQUIRED_BRANCHES if b not in tree]

@@ -427,7 +427,8 @@ def captions(mass: dict[str, float], btag: dict[str, Any], sv: dict[str, Any]) -
     """Report captions with the numbers measured on these jets (reStructuredText)."""
     sd0 = (
         "Lifetime-signed transverse impact-parameter significance S_d0 of the b-tagging tracks "
-        "(pT > 1 GeV, \\|d0\\| < 1 mm, \\|z0 sin theta\\| < 1.5 mm with respect to the primary vertex, "
+        "(pT > 1 GeV, \\|d0\\| < 1 mm, \\|z0 sin theta\\| < 1.5 mm "
+        "with respect to the primary vertex, "
         "at least one hit in the two innermost pixel layers) in VR track jets labelled b, c or "
         "light by truth hadron matching, weighted with the generator event weights. Tracks from "
         "b- and c-hadron decays give the long positive tail; in light jets V0 decays, photon "
@@ -467,7 +468,8 @@ def captions(mass: dict[str, float], btag: dict[str, Any], sv: dict[str, Any]) -
         f"{mass['background_peak_gev']:.0f} GeV; {100 * mass['signal_in_window']:.0f} % of signal "
         f"and {100 * mass['background_in_window']:.0f} % of background jets lie between 95 and "
         "145 GeV (dotted line: 125 GeV). After the QCD-derived scale, Higgs-jet masses come out "
-        "about 4 % above their particle-level masses (docs/detector.md), while those particle-level "
+        "about 4 % above their particle-level masses (docs/detector.md), "
+        "while those particle-level "
         "masses already miss the neutrinos and muons of semileptonic b decays and the radiation "
         "outside the trimmed jet."
     )
