@@ -197,7 +197,8 @@ class DevTools:
             if event["method"] == "Runtime.exceptionThrown":
                 details = params.get("exceptionDetails", {})
                 found.append(
-                    f"exception: {details.get('text')} {details.get('exception', {}).get('description', '')}"
+                    f"exception: {details.get('text')} "
+                    f"{details.get('exception', {}).get('description', '')}"
                 )
             elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") in (
                 "error",

@@ -43,8 +43,8 @@ def _generate(tmp_path_factory: pytest.TempPathFactory, config: dict, process: s
 
 @pytest.fixture(scope="session")
 def signal_events_file(tmp_path_factory: pytest.TempPathFactory, default_config: dict) -> Path:
-    """500 g b -> H b (H -> b bbar) events with the schema defaults (pTHatMin 160 GeV, pTHat-biased),
-    contract of docs/data_contracts.md."""
+    """500 g b -> H b (H -> b bbar) events with the schema defaults (pTHatMin 160 GeV,
+    pTHat-biased), contract of docs/data_contracts.md."""
     return _generate(tmp_path_factory, default_config, "signal")
 
 

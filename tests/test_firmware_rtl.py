@@ -55,7 +55,8 @@ pytestmark = pytest.mark.slow
 
 
 def prune_hidden(parent: nn.Sequential, keep: int) -> nn.Sequential:
-    """Drop the hidden nodes of an n-h-1 net with the smallest |w_out| x ||w_in|| (no retraining)."""
+    """Drop the hidden nodes of an n-h-1 net with the smallest |w_out| x ||w_in|| (no
+    retraining)."""
     first, last = parent[0], parent[2]
     saliency = last.weight.detach().abs()[0] * first.weight.detach().norm(dim=1)
     kept = torch.sort(torch.argsort(saliency, descending=True)[:keep]).values

@@ -265,7 +265,8 @@ def test_helix_perigee_limits():
     assert abs(d0[0]) < 1e-12
     assert z0[0] == pytest.approx(1.2)
     assert phi0[0] == pytest.approx(np.arctan2(-0.6, 0.8))
-    # Very stiff track from (1, 0) mm flying along +y: straight line, d0 = y cos(phi) - x sin(phi) = -1.
+    # Very stiff track from (1, 0) mm flying along +y: straight line,
+    # d0 = y cos(phi) - x sin(phi) = -1.
     d0, z0, _ = detector.helix_perigee(
         *(np.array([v]) for v in (1.0, 0.0, 0.0, 0.0, 5000.0, 0.0, 1.0)), 2.0
     )

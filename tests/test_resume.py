@@ -107,7 +107,8 @@ def _job_outputs(log: str) -> tuple[dict[int, str], set[int]]:
     started = {
         int(jobid): output
         for output, jobid in re.findall(
-            r"^rule generate_events:\n(?:    .*\n)*?    output: (\S+)\n(?:    .*\n)*?    jobid: (\d+)$",
+            r"^rule generate_events:\n(?:    .*\n)*?    output: (\S+)\n"
+            r"(?:    .*\n)*?    jobid: (\d+)$",
             log.replace("localrule generate_events:", "rule generate_events:"),
             flags=re.MULTILINE,
         )

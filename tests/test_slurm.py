@@ -71,7 +71,10 @@ def _report(config: pytest.Config, message: str) -> None:
 
 
 def _path_with_system_dirs() -> str:
-    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}{os.pathsep}{SYSTEM_PATH}"
+    return (
+        f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        f"{os.pathsep}{SYSTEM_PATH}"
+    )
 
 
 def _missing_tools() -> list[str]:
@@ -111,7 +114,8 @@ def _install_slurm() -> str:
     missing = _missing_tools()
     if missing:
         pytest.fail(
-            f"apt-get installed {' '.join(SLURM_PACKAGES)} but {', '.join(missing)} are still missing"
+            f"apt-get installed {' '.join(SLURM_PACKAGES)} "
+            f"but {', '.join(missing)} are still missing"
         )
     return f"installed {' '.join(SLURM_PACKAGES)} with apt-get"
 

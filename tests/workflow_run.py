@@ -65,6 +65,7 @@ def run_snakemake(
     (workdir / "snakemake.log").write_text(done.stdout + done.stderr)
     if check and done.returncode != 0:
         raise AssertionError(
-            f"`{' '.join(command)}` exited {done.returncode}:\n{(done.stdout + done.stderr)[-5000:]}"
+            f"`{' '.join(command)}` exited {done.returncode}:\n"
+            f"{(done.stdout + done.stderr)[-5000:]}"
         )
     return done, time.monotonic() - started
