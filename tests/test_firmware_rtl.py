@@ -289,7 +289,11 @@ def test_pruned_child_is_smaller_than_parent_at_the_same_precision(built: dict[s
     assert parent.precision == child.precision == "ap_fixed<8,4>"
     assert child.resources["lut"].tool == parent.resources["lut"].tool == "yosys"
     assert child.value("lut") < parent.value("lut")
-    assert child.value("ff") <= parent.value("ff")
+    assert child.value("carry") < parent.value("carry")
+    # Flip-flops are not monotonic in the network size: da4ml cuts the adder graph into stages
+    # by delay, and where a cut falls decides how many (and how wide) values are registered. On
+    # this pair the child registers more bits (179 vs 144 FFs) at the same three stages.
+    assert child.resources["ff"].tool == "yosys" and child.value("ff") > 0
     assert child.value("latency_cycles") <= parent.value("latency_cycles")
 
 
