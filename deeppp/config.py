@@ -352,8 +352,11 @@ def _check_ml(config: dict[str, Any]) -> None:
 
 def _check_firmware(config: dict[str, Any]) -> None:
     from firmware.settings import FirmwareSettings
+    from ml.settings import MLSettings, model_names
 
-    FirmwareSettings.from_config(config).check()
+    settings = FirmwareSettings.from_config(config)
+    settings.check()
+    settings.models_to_build(model_names(MLSettings.from_config(config), core_only=True))
 
 
 #: Checks beyond the schema, per config section: each takes the validated, default-filled config

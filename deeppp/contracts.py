@@ -286,6 +286,11 @@ RECONSTRUCTION_DATA_CAPTIONS: tuple[str, ...] = (
 #: ``reconstruction plots``; the report's overview shows it.
 BTAGGING_FILE = "btagging.json"
 
+#: Per-jet logits of every core model on the test split (results/ml/, written with the summary):
+#: tree ``jets`` with ``label``, ``weight``, ``event`` (jets of one event share it) and one
+#: ``logit_<model>`` branch per model; the report's paired comparisons read it.
+ML_TEST_SCORES_FILE = "test_scores.root"
+
 #: Files of one trained model (results/models/{model}/).
 ML_MODEL_FILES: tuple[str, ...] = ("model.pt", "metrics.json", "history.json")
 
@@ -316,7 +321,7 @@ ML_STUDY_OUTPUTS: dict[str, tuple[str, ...]] = {
         "stability_features.png",
         "stability_layouts.png",
     ),
-    "summary": ("summary.csv", "summary.md", "roc_all.png"),
+    "summary": ("summary.csv", "summary.md", "roc_all.png", ML_TEST_SCORES_FILE),
 }
 
 #: Files of one model's firmware (results/firmware/{model}/); report.json is written last.

@@ -25,31 +25,15 @@ import numpy as np
 from deeppp.contracts import MODEL_FAMILY_LABELS, parse_model_name
 from deeppp.handoffs import FirmwareReport
 from deeppp.metrics import weighted_roc
-from deeppp.plotting import EPS_S_GRID, label, rejection_curve, save, style
+from deeppp.plotting import EPS_S_GRID, family_style, label, rejection_curve, save, style
 
-#: One marker per method; methods unknown to this table cycle through the spare ones.
-_MARKERS = {
-    "unpruned": "*",
-    "autopruner": "o",
-    "retrained": "s",
-    "ptr": "^",
-    "autopruner_in": "D",
-}
-_SPARE_MARKERS = ("v", "P", "X", "<", ">", "h", "p", "8")
 #: Inches at the report's 110 dpi: 6 in = 660 px; figures stay at or below 5.8 in.
 _HEIGHT = 5.4
 
 
 def _family_styles(families: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """(marker, colour) per method, stable for the methods of the contracts, new ones after."""
-    known = [f for f in MODEL_FAMILY_LABELS if f in families]
-    extra = sorted(f for f in set(families) if f not in MODEL_FAMILY_LABELS)
-    spare = iter(_SPARE_MARKERS)
-    out = {}
-    for i, family in enumerate([*known, *extra]):
-        marker = _MARKERS.get(family) or next(spare, "o")
-        out[family] = (marker, f"C{i % 10}")
-    return out
+    """(marker, colour) per method: the styles every stage uses (``deeppp.plotting``)."""
+    return {f: (family_style(f).marker, family_style(f).colour) for f in set(families)}
 
 
 def short_label(model: str) -> str:

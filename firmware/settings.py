@@ -8,10 +8,12 @@ once (an integer-bit count that leaves no fractional bits) is checked here, nami
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from deeppp import DeepppError
+from deeppp.contracts import parse_model_name
 
 ToolSwitch = Literal["auto", "on", "off"]
 
@@ -93,6 +95,7 @@ class FirmwareSettings:
     precision: PrecisionSettings
     hls4ml: Hls4mlSettings
     rtl: RtlSettings
+    budgets: tuple[str, ...] | None
     max_test_jets: int | None
     signal_efficiencies: tuple[float, ...]
     threads: int
@@ -118,6 +121,7 @@ class FirmwareSettings:
                     "yosys_builds": tuple(fw["rtl"]["yosys_builds"]),
                 }
             ),
+            budgets=None if fw["budgets"] is None else tuple(fw["budgets"]),
             max_test_jets=fw["max_test_jets"],
             signal_efficiencies=tuple(fw["signal_efficiencies"]),
             threads=int(fw["threads"]),
@@ -132,6 +136,24 @@ class FirmwareSettings:
         from deeppp.config import validate_config
 
         return cls.from_config(validate_config({"seed": seed}, source="defaults"))
+
+    def models_to_build(self, core_models: Sequence[str]) -> list[str]:
+        """The core models of the ml stage that get firmware: the unpruned tagger and, with
+        ``budgets`` set, every method's model at those budgets (in the ml stage's order).
+
+        A listed budget that no core model has is refused, naming the key: a typo must not
+        silently build nothing."""
+        if self.budgets is None:
+            return list(core_models)
+        parsed = [parse_model_name(m) for m in core_models]
+        settings = {p.setting for p in parsed if p.budget_unit is not None}
+        unknown = [b for b in self.budgets if b not in settings]
+        if unknown:
+            raise FirmwareConfigError(
+                f"firmware.budgets: {', '.join(unknown)} not among the ml section's budgets "
+                f"({', '.join(sorted(settings)) or 'none'})"
+            )
+        return [p.name for p in parsed if p.budget_unit is None or p.setting in self.budgets]
 
     def check(self) -> None:
         p = self.precision

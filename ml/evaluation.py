@@ -62,6 +62,7 @@ class ModelResult:
     boot: BootstrapMetrics
     rejection: np.ndarray  # 1/eps_B on EPS_S_GRID (nan where no background is left)
     rejection_band: tuple[np.ndarray, np.ndarray]  # 16 % / 84 % bootstrap quantiles
+    scores: np.ndarray  # logits on the shared test jets, in test-file order
 
     def value(self, key: str) -> float:
         return self.boot.central[key]
@@ -144,7 +145,9 @@ class ModelStore:
             labels, scores, weights, self.settings.signal_efficiencies, self.bootstrap
         )
         rejection, band = rejection_with_band(labels, scores, weights, self.bootstrap)
-        return ModelResult(name, parse_model_name(name), metrics, history, boot, rejection, band)
+        return ModelResult(
+            name, parse_model_name(name), metrics, history, boot, rejection, band, scores
+        )
 
     def digests(self, names: list[str]) -> dict[str, str]:
         from ml.jobs import file_digest

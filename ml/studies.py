@@ -35,11 +35,15 @@ import numpy as np
 from deeppp.atomic import atomic_outputs, json_text
 from deeppp.contracts import (
     BUDGET_UNIT_LABELS,
+    JETS_TREE,
+    LABEL_BRANCH,
     ML_STUDY_OUTPUTS,
+    ML_TEST_SCORES_FILE,
     MODEL_FAMILY_LABELS,
     REFERENCE_METHOD,
     RETRAINED,
     UNPRUNED,
+    WEIGHT_BRANCH,
     BudgetUnit,
     budget_token,
     model_name,
@@ -56,7 +60,7 @@ from ml.evaluation import (
     pareto_front,
     seed_summary,
 )
-from ml.settings import MLSettings, seed_names, study_models
+from ml.settings import MLSettings, model_names, seed_names, study_models
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +86,8 @@ def run_study(
     outputs = ML_STUDY_OUTPUTS[study]
     if study != "summary":
         files[outputs[0]] = json_text(payload, outputs[0]).encode()
+    else:
+        files[ML_TEST_SCORES_FILE] = test_scores_root(settings, store, record)
     missing = set(outputs) ^ set(files)
     if missing:
         raise AssertionError(f"study {study}: files {sorted(missing)} do not match the contract")
@@ -92,6 +98,27 @@ def run_study(
         for filename, tmp in zip(order, temps, strict=True):
             tmp.write_bytes(files[filename])
     return payload
+
+
+def test_scores_root(settings: MLSettings, store: ModelStore, record: dict[str, Any]) -> bytes:
+    """``test_scores.root``: every core model's logits on the same test jets, with the label,
+    weight and event of each jet, so that the report pairs any two models event by event
+    without loading a network (and whether or not a model has firmware)."""
+    import tempfile
+
+    from deeppp.rootio import write_root
+
+    branches: dict[str, np.ndarray] = {
+        LABEL_BRANCH: store.test.labels.numpy().astype(np.int32),
+        WEIGHT_BRANCH: store.test.weights.numpy().astype(np.float64),
+        "event": np.asarray(store.events, dtype=np.int64),
+    }
+    for name in model_names(settings, core_only=True):
+        branches[f"logit_{name}"] = np.asarray(store[name].scores, dtype=np.float64)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, ML_TEST_SCORES_FILE)
+        write_root(path, {JETS_TREE: branches}, record, atomic=False)
+        return path.read_bytes()
 
 
 # --- helpers ------------------------------------------------------------------------------------

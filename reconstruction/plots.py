@@ -19,6 +19,7 @@ from typing import Any
 
 import awkward as ak
 import matplotlib.pyplot as plt
+import mplhep
 import numpy as np
 
 from deeppp.atomic import write_json_atomic, write_text_atomic
@@ -127,25 +128,19 @@ def _normalised_step(
     style: dict,
     weights: np.ndarray | None = None,
 ) -> None:
-    """Unit-area step histogram with (weighted) Poisson error bars."""
+    """Unit-area step histogram with (weighted) Poisson error bars (``mplhep.histplot``);
+    entries outside the range go to the first or last bin, so every jet is counted."""
     if len(values) == 0:
         return
     w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
     clipped = np.clip(values, bins[0], bins[-1])
     counts, _ = np.histogram(clipped, bins=bins, weights=w)
     errors = np.sqrt(np.histogram(clipped, bins=bins, weights=w * w)[0])
-    norm = counts.sum() * np.diff(bins)
     if counts.sum() <= 0:
         return
-    ax.stairs(counts / norm, bins, linewidth=1.4, **style)
-    centres = 0.5 * (bins[1:] + bins[:-1])
-    ax.errorbar(
-        centres,
-        counts / norm,
-        yerr=errors / norm,
-        fmt="none",
-        ecolor=style["color"],
-        elinewidth=1.0,
+    norm = counts.sum() * np.diff(bins)
+    mplhep.histplot(
+        counts / norm, bins, yerr=errors / norm, histtype="step", ax=ax, linewidth=1.4, **style
     )
 
 

@@ -11,9 +11,15 @@ from deeppp.report.layout import report_args
 from firmware.findings import CaptionFindings
 
 
+from firmware.settings import FirmwareSettings as _FirmwareSettings
+
+_FIRMWARE_SETTINGS = _FirmwareSettings.from_config(config)
+
+
 def firmware_models():
-    """One firmware per model setting: seed replicas and alternative layouts are study-only."""
-    return ml_model_names(core_only=True)
+    """One firmware per model setting (seed replicas and alternative layouts are study-only),
+    for the budgets of firmware.budgets (all when null)."""
+    return _FIRMWARE_SETTINGS.models_to_build(ml_model_names(core_only=True))
 
 
 rule firmware_build:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from deeppp.atomic import write_text_atomic
-from deeppp.contracts import BTAGGING_FILE, SPLITS, dataset_file_name
+from deeppp.contracts import BTAGGING_FILE, ML_TEST_SCORES_FILE, SPLITS, dataset_file_name
 from deeppp.report.captions import caption_facts
 from deeppp.report.layout import ml_subcategory, report_args
 from deeppp.report.tables import config_yaml_text
@@ -30,7 +30,7 @@ def _overview_inputs(wildcards):
     inputs = {
         "metrics": [ml_model_file(m, "metrics.json") for m in ml_model_names(core_only=True)],
         "firmware": [f"{FIRMWARE_DIR}/{m}/report.json" for m in firmware_models()],
-        "scores": [f"{FIRMWARE_DIR}/{m}/scores.root" for m in firmware_models()],
+        "scores": f"{ML_STUDY_DIR}/{ML_TEST_SCORES_FILE}",
         "datasets": [f"{RESULTS}/dataset/{dataset_file_name(s)}" for s in SPLITS],
         "config": f"{REPORT_DIR}/config.yaml",
     }

@@ -870,3 +870,24 @@ def test_tools_run_on_the_builds_they_are_configured_for(monkeypatch: pytest.Mon
     }
     assert ran == ["scanned", "reference"]
     assert {"yosys_scanned", "yosys_scanned_cpu", "yosys_reference"} <= set(timer.steps)
+
+
+def test_firmware_budgets_select_the_models_to_build() -> None:
+    """``firmware.budgets`` keeps the unpruned tagger and every method at the listed budgets;
+    a budget the ml section does not train is refused when the config is loaded."""
+    from ml.settings import MLSettings, model_names
+
+    ml = {"methods": ["autopruner", "random"], "hidden_budgets_percent": [10, 30]}
+    ml |= {"input_budgets": [5], "seeds": 2}
+    config = validate_config({"seed": 1, "ml": ml, "firmware": {"budgets": ["h10"]}})
+    core = model_names(MLSettings.from_config(config), core_only=True)
+    assert FirmwareSettings.from_config(config).models_to_build(core) == [
+        "unpruned",
+        "autopruner_h10",
+        "random_h10",
+    ]
+    everything = validate_config({"seed": 1, "ml": ml})
+    assert FirmwareSettings.from_config(everything).models_to_build(core) == core
+    assert "autopruner_in5" in core and len(core) == 7
+    with pytest.raises(ConfigError, match=r"firmware.budgets: h20 not among"):
+        validate_config({"seed": 1, "ml": ml, "firmware": {"budgets": ["h20"]}})

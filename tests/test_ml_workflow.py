@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -83,6 +84,19 @@ def test_every_study_writes_its_files_from_the_models(workflow) -> None:
                 assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
                 height = int.from_bytes(path.read_bytes()[20:24], "big")
                 assert height <= 650, (filename, height)
+
+    # The per-jet scores the report pairs: one logit per core model, the same numbers as the
+    # models' own metrics (AUC recomputed from the file equals metrics.json's).
+    from deeppp.metrics import weighted_auc
+    from deeppp.report.results import read_test_scores
+
+    scores = read_test_scores(results / "ml" / "test_scores.root")
+    assert sorted(scores.scores) == sorted(model_names(settings, core_only=True))
+    assert scores.event_ids is not None and len(np.unique(scores.event_ids)) < len(scores.labels)
+    for name in ("unpruned", "autopruner_h40"):
+        metrics = json.loads((results / "models" / name / "metrics.json").read_text())
+        auc = weighted_auc(scores.labels, scores.scores[name], scores.weights)
+        assert auc == pytest.approx(metrics["test"]["auc"]["value"], abs=1e-9), name
 
     for study, files in ML_STUDY_OUTPUTS.items():
         if study != "summary":  # study JSON is reproducible: no wall-clock numbers in it

@@ -1,6 +1,6 @@
 """Command line of the report layer (what the rules in rules/report.smk run).
 
-python -m deeppp.report overview   --metrics M.json... --firmware R.json... --scores S.root...
+python -m deeppp.report overview   --metrics M.json... --firmware R.json... --scores S.root
                                    --datasets train.root val.root test.root --config C.yaml
                                    [--btagging B.json] --out-dir DIR
 python -m deeppp.report comparison --metrics M.json... --reference atlas_reference.yaml
@@ -51,11 +51,7 @@ def _overview(args: argparse.Namespace) -> None:
         for process, spec in ((config.get("generation") or {}).get("processes") or {}).items()
     }
     samples = results.read_sample_sizes(splits, generated)
-    scores = (
-        results.read_test_scores({Path(p).parent.name: p for p in args.scores}, splits.get("test"))
-        if args.scores
-        else None
-    )
+    scores = results.read_test_scores(args.scores) if args.scores else None
     report_config = config["report"]
     overview = build_overview(
         models,
@@ -110,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     overview = sub.add_parser("overview", help="the overview page: headline numbers, conclusion")
     overview.add_argument("--metrics", nargs="+", type=Path, required=True, help="metrics.json")
     overview.add_argument("--firmware", nargs="*", type=Path, default=[], help="report.json")
-    overview.add_argument("--scores", nargs="*", type=Path, default=[], help="scores.root")
+    overview.add_argument(
+        "--scores", type=Path, default=None, help="ml/test_scores.root (paired comparisons)"
+    )
     overview.add_argument("--datasets", nargs="+", type=Path, required=True, help="split files")
     overview.add_argument("--config", type=Path, required=True, help="the validated config")
     overview.add_argument("--btagging", type=Path, default=None, help="b-tagging JSON (optional)")

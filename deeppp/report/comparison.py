@@ -49,11 +49,8 @@ CONDITION_LABELS: dict[str, str] = {
     "working_point": "Working point",
     "inputs": "Tagger inputs",
 }
-#: Colours of deeppp's models in the comparison figure: the ml stage's scheme per method
-#: (Okabe-Ito; unpruned black, AutoPruner vermillion) -- to be read from deeppp.plotting once
-#: that module holds the shared per-method scheme. Budgets of one method differ by marker.
-MODEL_COLOURS = {"unpruned": "#000000", "autopruner": "#D55E00"}
-OTHER_COLOURS = ("#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#999999")
+#: deeppp's models take the colour of their method from ``deeppp.plotting.family_style`` (the
+#: scheme of every stage's figures); budgets of one method differ by marker.
 BUDGET_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 #: Published points: a colour no deeppp method uses.
 PUBLISHED_COLOUR = "#F0E442"
@@ -370,7 +367,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     labelled with its own conditions and sharing the rejection axis."""
     import matplotlib.pyplot as plt
 
-    from deeppp.plotting import experiment_label, use_style
+    from deeppp.plotting import experiment_label, family_style, use_style
 
     use_style()
     groups = _plotted_points(book)
@@ -385,7 +382,6 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     )
     ours = axes[0][0]
     efficiencies = all_efficiencies(models)
-    others = sorted({m.family for m in models} - set(MODEL_COLOURS))
     budget_rank: dict[str, int] = {}
     all_values: list[float] = []
     for index, m in enumerate(models):
@@ -393,10 +389,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
         dodge = (index - (len(models) - 1) / 2) * 0.008
         rank = budget_rank.get(m.family, 0)
         budget_rank[m.family] = rank + 1
-        colour = (
-            MODEL_COLOURS.get(m.family)
-            or OTHER_COLOURS[others.index(m.family) % len(OTHER_COLOURS)]
-        )
+        colour = family_style(m.family).colour  # the colours of every stage's figures
         marker = "*" if m.family == "unpruned" else BUDGET_MARKERS[rank % len(BUDGET_MARKERS)]
         xs, ys, errors = [], [], []
         for percent in efficiencies:

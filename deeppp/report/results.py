@@ -13,7 +13,7 @@ Formats read (docs/data_contracts.md):
 - ``firmware/{model}/report.json`` -> :class:`FirmwareCost` (via
   :class:`deeppp.handoffs.FirmwareReport`: ``builds.reference`` precision, resources as
   ``{value, tool}``, AUC; ``clock_period_ns``, ``float.auc``);
-- ``firmware/{model}/scores.root`` and ``dataset/test.root`` (tree ``jets``) ->
+- ``ml/test_scores.root`` (tree ``jets``: label, weight, event, ``logit_<model>``) ->
   :class:`TestScores` for paired comparisons on the same test jets;
 - ``dataset/{split}.root`` provenance -> :class:`SampleSizes`;
 - an optional b-tagging JSON of the reconstruction stage -> :class:`BTagging`.
@@ -284,41 +284,33 @@ def read_sample_sizes(
     return SampleSizes(jets, signal, background, test_events, dict(generated_events or {}))
 
 
-def read_test_scores(
-    score_files: Mapping[str, str | Path], test_dataset: str | Path | None = None
-) -> TestScores:
-    """Float logits of each model on the test jets (firmware ``scores.root``, test-file order).
-
-    With ``test_dataset`` (``dataset/test.root``) and as many jets, jets are grouped by event
-    (label, chunk, event number) so a bootstrap can resample whole events.
-    """
+def read_test_scores(path: str | Path) -> TestScores:
+    """``ml/test_scores.root``: every core model's logits on the same test jets (test-file
+    order), with label, weight and event, written by the ml stage's summary; jets of one event
+    share ``event``, so a bootstrap can resample whole events."""
     import numpy as np
 
-    from deeppp.rootio import read_tree
+    from deeppp.rootio import open_root
 
-    scores: dict[str, np.ndarray] = {}
-    labels = weights = None
-    for model, path in score_files.items():
-        tree = read_tree(path, JETS_TREE, ["logit_float", LABEL_BRANCH, WEIGHT_BRANCH])
-        these_labels = np.asarray(tree[LABEL_BRANCH], dtype=np.int64)
-        if labels is None:
-            labels = these_labels
-            weights = np.asarray(tree[WEIGHT_BRANCH], dtype=np.float64)
-        elif not np.array_equal(labels, these_labels):
-            raise DeepppError(f"{path}: not the same test jets as the other models' scores")
-        scores[model] = np.asarray(tree["logit_float"], dtype=np.float64)
-    if labels is None or weights is None:
-        raise DeepppError("no score files given")
-    event_ids = None
-    if test_dataset is not None:
-        test = read_tree(test_dataset, JETS_TREE, [LABEL_BRANCH, "chunk", "event_number"])
-        if len(test) == len(labels) and np.array_equal(np.asarray(test[LABEL_BRANCH]), labels):
-            keys = np.stack(
-                [labels, np.asarray(test["chunk"]), np.asarray(test["event_number"])], axis=1
-            )
-            _, event_ids = np.unique(keys, axis=0, return_inverse=True)
-            event_ids = event_ids.reshape(-1)
-    return TestScores(labels, weights, event_ids, scores)
+    path = Path(path)
+    with open_root(path) as f:
+        if JETS_TREE not in f:
+            raise DeepppError(f"{path}: not an ml test-scores file (no tree '{JETS_TREE}')")
+        tree = f[JETS_TREE]
+        names = [str(k) for k in tree.keys(recursive=False)]
+        required = [LABEL_BRANCH, WEIGHT_BRANCH, "event"]
+        missing = [b for b in required if b not in names]
+        logits = [b for b in names if b.startswith("logit_")]
+        if missing or not logits:
+            lacking = ", ".join(missing) or "logit_<model>"
+            raise DeepppError(f"{path}: not an ml test-scores file (lacks {lacking})")
+        arrays = tree.arrays(required + logits, library="np")
+    return TestScores(
+        labels=np.asarray(arrays[LABEL_BRANCH], dtype=np.int64),
+        weights=np.asarray(arrays[WEIGHT_BRANCH], dtype=np.float64),
+        event_ids=np.asarray(arrays["event"], dtype=np.int64),
+        scores={b.removeprefix("logit_"): np.asarray(arrays[b], dtype=np.float64) for b in logits},
+    )
 
 
 def read_btagging(path: str | Path | None) -> BTagging | None:
