@@ -40,6 +40,9 @@ rule firmware_build:
     wildcard_constraints:
         model="|".join(firmware_models()),
     threads: config["firmware"]["threads"]
+    # Ahead of the remaining trainings: the unpruned tagger's build (Yosys, minutes) is the
+    # longest job of the workflow and can start as soon as that one model is trained.
+    priority: 10
     resources:
         mem_mb=3000,
     shell:

@@ -76,11 +76,12 @@ rule report_comparison:
         json=f"{REPORT_DIR}/comparison.json",
     params:
         caption=caption_facts("json"),
+        pileup_mu=config["reconstruction"]["pileup"]["mu"],
     log:
         f"{RESULTS}/logs/report/comparison.log",
     shell:
         "python -m deeppp.report comparison --metrics {input.metrics} --reference {input.reference} "
-        "--out-dir " + REPORT_DIR + " > {log} 2>&1"
+        "--pileup-mu {params.pileup_mu} --out-dir " + REPORT_DIR + " > {log} 2>&1"
 
 
 rule report_tables:

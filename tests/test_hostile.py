@@ -786,7 +786,9 @@ def test_report_takes_other_working_points_and_infinite_rejections(tmp_path: Pat
         '"rejection_50": {"value": null, "uncertainty": null}, '
         '"rejection_80": {"value": 12.5, "uncertainty": 1.5}}}'
     )
-    rows = build_comparison([path], REPO / "report" / "atlas_reference.yaml", tmp_path / "out")
+    rows = build_comparison(
+        [path], REPO / "report" / "atlas_reference.yaml", tmp_path / "out", pileup_mu=0.0
+    )
     assert rows[0]["1/eps_B at eps_S = 50 %"].startswith("beyond the test sample")
     assert rows[0]["1/eps_B at eps_S = 80 %"] == "12.5 ± 1.5"
     header = (tmp_path / "out" / "comparison.csv").read_text().splitlines()[0]

@@ -276,6 +276,9 @@ def test_overview_page_and_facts(tmp_path):
     assert "autopruner_h30_seed1" not in page
     assert "▼" in page, "the significantly worse model is marked"
     assert "Not available" in page, "no b-tagging file given"
+    assert "no firmware built" not in page, "every headline model has firmware here"
+    partial = ov.__class__(**{**ov.__dict__, "firmware": {"unpruned": ov.firmware["unpruned"]}})
+    assert "no firmware built for that model (3 of 4;" in render(partial)
     assert "0123456789abcdef" in page
     assert "torch 2.13.0" in page
     assert "$" not in page
@@ -307,12 +310,12 @@ def test_overview_without_scores_calls_nothing_significant():
     assert "no difference is called significant" in " ".join(conclusion(ov))
 
 
-def test_overview_says_when_firmware_scored_only_part_of_the_test_jets():
+def test_overview_says_when_only_part_of_the_test_jets_were_scored():
     ov = _overview()
-    assert "that the firmware stage scored" not in " ".join(conclusion(ov))
+    assert "that were scored" not in " ".join(conclusion(ov))
     samples = ov.samples.__class__(**{**ov.samples.__dict__, "jets": {"test": 10_000}})
     capped = ov.__class__(**{**ov.__dict__, "samples": samples})
-    assert "use the 2\u2009500 of 10\u2009000 test jets that the firmware stage scored" in " ".join(
+    assert "use the 2\u2009500 of 10\u2009000 test jets that were scored" in " ".join(
         conclusion(capped)
     )
 
@@ -474,7 +477,7 @@ def _comparison(tmp_path, monkeypatch):
         _metrics(tmp_path / "a", "unpruned", 0.95, (120.0, 60.0, 25.0)),
         _metrics(tmp_path / "b", "autopruner_h30", 0.94, (100.0, 50.0, 20.0)),
     ]
-    rows = build_comparison(metrics, REFERENCE_YAML, tmp_path / "out")
+    rows = build_comparison(metrics, REFERENCE_YAML, tmp_path / "out", pileup_mu=20.0)
     return rows, figures[0]
 
 
@@ -483,7 +486,10 @@ def test_comparison_page_is_written_for_readers(tmp_path, monkeypatch):
     assert rows[0]["Source"] == "deeppp: unpruned"
     assert rows[0]["1/eps_B at eps_S = 50 %"] == "120 ± 12"
     assert rows[0]["AUC"] == "0.9500 ± 0.0100"
+    # deeppp's pile-up is the run's, not a fixed phrase of the reference file
+    assert rows[0]["Conditions"] == "14 TeV, fast simulation, pile-up ⟨μ⟩ = 20"
     page = (tmp_path / "out" / "comparison.html").read_text()
+    assert "pile-up ⟨μ⟩ = 20" in page and "no pile-up" not in page
     text = re.sub(r"<[^>]+>", "", page)
     for forbidden in (
         "$",  # raw LaTeX
@@ -540,7 +546,7 @@ def test_published_points_are_drawn_only_under_their_own_labels(tmp_path, monkey
 
 def test_missing_metrics_file_is_named(tmp_path):
     with pytest.raises(DeepppError, match="metrics file does not exist"):
-        build_comparison([tmp_path / "none" / "metrics.json"], REFERENCE_YAML, tmp_path)
+        build_comparison([tmp_path / "none" / "metrics.json"], REFERENCE_YAML, tmp_path, 0.0)
 
 
 @pytest.mark.parametrize(

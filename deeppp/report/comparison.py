@@ -15,6 +15,7 @@ then writes for the report:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -295,7 +296,7 @@ def table_rows(models: Sequence[ModelQuality], book: ReferenceBook) -> list[dict
             "Source": f"deeppp: {_model_title(m)}",
             "Background": BACKGROUND_LABELS[DEEPPP_BACKGROUND],
             "AUC": h.value_with_uncertainty(m.auc.value, m.auc.uncertainty, 4),
-            "Conditions": "14 TeV, fast simulation, no pile-up",
+            "Conditions": f"14 TeV, fast simulation, {book.deeppp['pileup']}",
         }
         for percent in efficiencies:
             row[f"1/eps_B at eps_S = {percent} %"] = _rejection_text(m, percent)
@@ -419,7 +420,7 @@ def plot_comparison(models: Sequence[ModelQuality], book: ReferenceBook, out_png
     ours.text(
         0.05,
         0.86,
-        "√s = 14 TeV, no pile-up\nQCD multijet",
+        f"√s = 14 TeV, {book.deeppp['pileup']}\nQCD multijet",
         transform=ours.transAxes,
         fontsize=9.5,
         va="top",
@@ -610,6 +611,7 @@ def caption_facts(models: Sequence[ModelQuality], book: ReferenceBook) -> dict[s
         "n_published_points": sum(len(r.points) for r in book.references),
         "n_plotted_points": sum(len(v) for v in _plotted_points(book).values()),
         "publications_without_points": [r.short for r in book.references if not r.points],
+        "pileup": book.deeppp["pileup"],
     }
     if unpruned is not None:
         facts["unpruned_auc"] = h.value_with_uncertainty(
@@ -632,14 +634,24 @@ def caption_facts(models: Sequence[ModelQuality], book: ReferenceBook) -> dict[s
     return facts
 
 
+def pileup_phrase(mu: float) -> str:
+    """deeppp's pile-up condition in words, from ``reconstruction.pileup.mu``."""
+    return "no pile-up" if mu == 0 else f"pile-up ⟨μ⟩ = {mu:g}"
+
+
 def build_comparison(
-    metrics_paths: Sequence[str | Path], reference_path: str | Path, out_dir: str | Path
+    metrics_paths: Sequence[str | Path],
+    reference_path: str | Path,
+    out_dir: str | Path,
+    pileup_mu: float,
 ) -> list[dict[str, str]]:
     """Write comparison.{html,png,csv,md,json} into ``out_dir`` (all five or none, so the page
-    never mixes with an older figure); return the table rows."""
+    never mixes with an older figure); return the table rows. deeppp's pile-up condition comes
+    from the run's config (``pileup_mu``), never from the reference file."""
     out = Path(out_dir)
     models = [read_model_quality(p) for p in metrics_paths]
-    book = load_references(reference_path)
+    loaded = load_references(reference_path)
+    book = dataclasses.replace(loaded, deeppp={**loaded.deeppp, "pileup": pileup_phrase(pileup_mu)})
     rows = table_rows(models, book)
     csv_text, markdown = table_texts(rows)
     names = ("comparison.png", "comparison.csv", "comparison.md", "comparison.html")

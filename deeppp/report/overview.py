@@ -297,7 +297,15 @@ def _tools(ov: Overview) -> str:
             "each model at its own scanned precision (the smallest ap_fixed within the AUC "
             "tolerance), so LUT ratios mix pruning and precision"
         )
-    return f"LUT/FF from {tool_text}; {precision}."
+    headline = [name for group in ov.groups for name in group.models]
+    missing = [name for name in headline if name not in ov.firmware]
+    unbuilt = (
+        f" “—”: no firmware built for that model ({len(missing)} of {len(headline)}; the "
+        "config's firmware.budgets), its quality and paired changes come from the ml stage."
+        if missing
+        else ""
+    )
+    return f"LUT/FF from {tool_text}; {precision}.{unbuilt}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,7 +443,7 @@ def conclusion(ov: Overview) -> list[str]:
     if ov.paired and ov.paired_jets is not None and test_jets and ov.paired_jets < test_jets:
         sentences.append(
             f"The paired comparisons use the {h.integer(ov.paired_jets)} of {h.integer(test_jets)} "
-            "test jets that the firmware stage scored (firmware.max_test_jets)."
+            "test jets that were scored."
         )
     if ov.paired:
         sentences += _quality_sentences(ov)
