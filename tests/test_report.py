@@ -322,9 +322,11 @@ def test_overview_says_when_only_part_of_the_test_jets_were_scored():
 
 def test_overview_shows_btagging_when_the_stage_wrote_it():
     ov = _overview()
-    rows = [{"tagger": "max S_d0 > 5", "b_efficiency": 0.7, "light_rejection": 120.0}]
+    rows = [{"b_efficiency": 0.7, "light_rejection": 120.0, "tagger": "max S_d0 > 5"}]
     page = render(ov.__class__(**{**ov.__dict__, "btagging": BTagging("x.json", rows)}))
     assert "max S_d0 &gt; 5" in page
+    section = page[page.index("b-tagging performance") :]
+    assert section.index(">tagger<") < section.index(">b efficiency<"), "tagger column first"
     assert "120" in page
     assert "Not available" not in page
 

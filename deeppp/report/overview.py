@@ -519,6 +519,8 @@ def _btagging_section(b: BTagging | None) -> str:
             "(light- and c-jet rejection of its track-jet b-tagging).</p>"
         )
     columns = list(dict.fromkeys(k for row in b.rows for k in row))
+    # the tagger's name first (the file's keys are sorted alphabetically)
+    columns.sort(key=lambda c: c != "tagger")
     return h.table(
         [h.escape(c.replace("_", " ")) for c in columns],
         [[h.escape(_plain(row.get(c, ""))) for c in columns] for row in b.rows],
