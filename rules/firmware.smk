@@ -1,7 +1,7 @@
 # Firmware: per model an hls4ml project with bit-accurate emulation, da4ml pipelined Verilog at the
 # model's own scanned precision and at the common reference precision (Verilator-checked,
 # Yosys-synthesised) and report.json; then one summary at the reference precision.
-#   snakemake --cores 2 firmware                              every core model of the ml stage
+#   snakemake --cores 2 firmware                              the core models of firmware.budgets
 #   snakemake --cores 2 results/firmware/autopruner_h30/report.json      one model
 # Included after rules/ml.smk (ml_model_names, ml_model_file).
 
@@ -79,6 +79,6 @@ rule firmware_summary:
 
 
 rule firmware:
-    """Target: firmware of every core model and the summary."""
+    """Target: firmware of the core models firmware.budgets selects, and the summary."""
     input:
         rules.firmware_summary.output,
