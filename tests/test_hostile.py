@@ -329,7 +329,9 @@ def metrics(write: Callable[[Path], Any]) -> Callable[[Path, Shared], Command]:
         path = tmp / "model" / "metrics.json"
         path.parent.mkdir()
         write(path)
-        return report("comparison", "--metrics", path, "--out-dir", tmp / "report")
+        return report(
+            "comparison", "--metrics", path, "--pileup-mu", "0", "--out-dir", tmp / "report"
+        )
 
     return make
 
@@ -349,6 +351,8 @@ def references(text: bytes) -> Callable[[Path, Shared], Command]:
             path,
             "--reference",
             tmp / "references.yaml",
+            "--pileup-mu",
+            "0",
             "--out-dir",
             tmp / "report",
         )

@@ -511,7 +511,7 @@ def test_comparison_page_is_written_for_readers(tmp_path, monkeypatch):
             rendered = re.sub(r"<[^>]+>", "", h.text_with_math(quote))
             assert text.count(rendered) == 1, f"quote shown once: {quote[:40]}"
         assert reference.short in text
-    assert "fast simulation without pile-up" in text, "why the setups differ"
+    assert "own pile-up (reconstruction.pileup.mu)" in text, "why the setups differ"
     assert "No working point could be found in the retrievable text of" in text
     with (tmp_path / "out" / "comparison.csv").open() as handle:
         header = next(csv.reader(handle))

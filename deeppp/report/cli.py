@@ -4,7 +4,7 @@ python -m deeppp.report overview   --metrics M.json... --firmware R.json... --sc
                                    --datasets train.root val.root test.root --config C.yaml
                                    [--btagging B.json] --out-dir DIR
 python -m deeppp.report comparison --metrics M.json... --reference atlas_reference.yaml
-                                   --pileup-mu MU                                   --out-dir DIR
+                                   --pileup-mu MU --out-dir DIR
 python -m deeppp.report table      {ml,firmware} --csv summary.csv --out table.html
 python -m deeppp.report config     --config C.yaml --out config.html
 """
