@@ -60,12 +60,21 @@ rule report_overview:
         "{params.btagging} --out-dir " + REPORT_DIR + " > {log} 2>&1"
 
 
+def _comparison_inputs(wildcards):
+    inputs = {
+        "metrics": [ml_model_file(m, "metrics.json") for m in comparison_models()],
+        # relative to the repository, so the workflow runs from any --directory
+        "reference": os.path.join(workflow.basedir, "report", "atlas_reference.yaml"),
+    }
+    if _produced_by_workflow(BTAGGING_JSON):
+        inputs["btagging"] = BTAGGING_JSON
+    return inputs
+
+
 rule report_comparison:
     """deeppp's rejection/AUC beside published figures (report/atlas_reference.yaml)."""
     input:
-        metrics=[ml_model_file(m, "metrics.json") for m in comparison_models()],
-        # relative to the repository, so the workflow runs from any --directory
-        reference=os.path.join(workflow.basedir, "report", "atlas_reference.yaml"),
+        unpack(_comparison_inputs),
     output:
         html=report(f"{REPORT_DIR}/comparison.html", caption="../report/comparison.rst",
                     **report_args("comparison", "comparison")),
@@ -77,11 +86,12 @@ rule report_comparison:
     params:
         caption=caption_facts("json"),
         pileup_mu=config["reconstruction"]["pileup"]["mu"],
+        btagging=lambda wildcards, input: f"--btagging {input.btagging}" if "btagging" in input.keys() else "",
     log:
         f"{RESULTS}/logs/report/comparison.log",
     shell:
         "python -m deeppp.report comparison --metrics {input.metrics} --reference {input.reference} "
-        "--pileup-mu {params.pileup_mu} --out-dir " + REPORT_DIR + " > {log} 2>&1"
+        "--pileup-mu {params.pileup_mu} {params.btagging} --out-dir " + REPORT_DIR + " > {log} 2>&1"
 
 
 rule report_tables:

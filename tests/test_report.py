@@ -479,7 +479,18 @@ def _comparison(tmp_path, monkeypatch):
         _metrics(tmp_path / "a", "unpruned", 0.95, (120.0, 60.0, 25.0)),
         _metrics(tmp_path / "b", "autopruner_h30", 0.94, (100.0, 50.0, 20.0)),
     ]
-    rows = build_comparison(metrics, REFERENCE_YAML, tmp_path / "out", pileup_mu=20.0)
+    btagging = BTagging(
+        "btagging.json",
+        [
+            {
+                "tagger": "max S_d0 > 5",
+                "b_efficiency": 0.73,
+                "light_rejection": 11.5,
+                "c_rejection": None,
+            }
+        ],
+    )
+    rows = build_comparison(metrics, REFERENCE_YAML, tmp_path / "out", 20.0, btagging)
     return rows, figures[0]
 
 
@@ -492,6 +503,11 @@ def test_comparison_page_is_written_for_readers(tmp_path, monkeypatch):
     assert rows[0]["Conditions"] == "14 TeV, fast simulation, pile-up ⟨μ⟩ = 20"
     page = (tmp_path / "out" / "comparison.html").read_text()
     assert "pile-up ⟨μ⟩ = 20" in page and "no pile-up" not in page
+    # how hard b-tagging is in deeppp's detector simulation, in numbers
+    assert (
+        "max S_d0 &gt; 5: b-jet efficiency 73 %, light-jet rejection 11.5, c-jet rejection "
+        "beyond the sample" in page
+    )
     text = re.sub(r"<[^>]+>", "", page)
     for forbidden in (
         "$",  # raw LaTeX

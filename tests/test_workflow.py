@@ -121,6 +121,10 @@ def test_html_report(tiny_workflow):
         "6. Configuration",
     ):
         assert category in html, category
+    # Captions that put results in context carry the detector's b-tagging numbers.
+    assert "For scale, how hard b-tagging is in this detector simulation" in html
+    comparison = (tiny_workflow.results / "report" / "comparison.html").read_text()
+    assert re.search(r"max S_d0 &gt; 5: b-jet efficiency \d+ %, light-jet rejection", comparison)
 
 
 def test_nothing_is_redone_and_single_stages_rerun(tiny_workflow):

@@ -78,3 +78,25 @@ def caption_facts(which: str | int, key: str = CAPTION_KEY) -> Callable[..., dic
         return read_caption_facts(path, key)
 
     return facts
+
+
+def btagging_facts(path: str | Path) -> Callable[..., dict[str, Any]]:
+    """A Snakemake ``params`` function: the b-tagging performance of the detector simulation
+    (``reconstruction/btagging.json``) for captions that put a result in context, read when the
+    report is rendered; ``{}`` while the file does not exist. Keys: ``taggers``, a list of
+    ``{tagger, b_efficiency, light_rejection, c_rejection}`` (rejections may be ``None``)."""
+
+    def facts(wildcards: Any) -> dict[str, Any]:
+        try:
+            document = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, json.JSONDecodeError) as err:
+            raise DeepppError(f"{path}: cannot read the b-tagging performance ({err})") from err
+        rows = document.get("taggers") if isinstance(document, dict) else None
+        if not isinstance(rows, list):
+            raise DeepppError(f"{path}: expected a list of taggers under 'taggers'")
+        keys = ("tagger", "b_efficiency", "light_rejection", "c_rejection")
+        return rst_safe({"taggers": [{k: row.get(k) for k in keys} for row in rows]})
+
+    return facts

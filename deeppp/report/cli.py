@@ -4,7 +4,7 @@ python -m deeppp.report overview   --metrics M.json... --firmware R.json... --sc
                                    --datasets train.root val.root test.root --config C.yaml
                                    [--btagging B.json] --out-dir DIR
 python -m deeppp.report comparison --metrics M.json... --reference atlas_reference.yaml
-                                   --pileup-mu MU --out-dir DIR
+                                   --pileup-mu MU [--btagging B.json] --out-dir DIR
 python -m deeppp.report table      {ml,firmware} --csv summary.csv --out table.html
 python -m deeppp.report config     --config C.yaml --out config.html
 """
@@ -69,9 +69,16 @@ def _overview(args: argparse.Namespace) -> None:
 
 
 def _comparison(args: argparse.Namespace) -> None:
+    from deeppp.report import results
     from deeppp.report.comparison import build_comparison
 
-    rows = build_comparison(args.metrics, args.reference, args.out_dir, args.pileup_mu)
+    rows = build_comparison(
+        args.metrics,
+        args.reference,
+        args.out_dir,
+        args.pileup_mu,
+        results.read_btagging(args.btagging),
+    )
     log.info("comparison: %d rows -> %s", len(rows), args.out_dir)
 
 
@@ -120,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     comparison.add_argument("--reference", type=Path, default=Path("report/atlas_reference.yaml"))
     comparison.add_argument(
         "--pileup-mu", type=float, required=True, help="the run's reconstruction.pileup.mu"
+    )
+    comparison.add_argument(
+        "--btagging", type=Path, default=None, help="reconstruction/btagging.json (optional)"
     )
     comparison.add_argument("--out-dir", type=Path, required=True)
     comparison.set_defaults(run=_comparison)

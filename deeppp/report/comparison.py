@@ -31,6 +31,7 @@ from deeppp.atomic import atomic_outputs
 from deeppp.report import html as h
 from deeppp.report.captions import rst_safe
 from deeppp.report.results import (
+    BTagging,
     ModelQuality,
     all_efficiencies,
     json_text,
@@ -482,7 +483,36 @@ def _conditions_list(conditions: Mapping[str, str]) -> str:
     return h.definition_list(items)
 
 
-def page_html(models: Sequence[ModelQuality], book: ReferenceBook) -> str:
+def btagging_sentence(b: BTagging | None) -> str:
+    """How hard b-tagging is in deeppp's detector simulation, in numbers (``btagging.json``)."""
+    if b is None:
+        return (
+            "The b-tagging performance of deeppp's detector simulation was not available to "
+            "this page (reconstruction/btagging.json)."
+        )
+    parts = []
+    for row in b.rows:
+        name = str(row.get("tagger", "?"))
+        eff, light, charm = (row.get(k) for k in ("b_efficiency", "light_rejection", "c_rejection"))
+        if not isinstance(eff, int | float):
+            continue
+        light_text = "beyond the sample" if light is None else f"{light:.3g}"
+        charm_text = "beyond the sample" if charm is None else f"{charm:.3g}"
+        parts.append(
+            f"{name}: b-jet efficiency {100 * eff:.0f} %, light-jet rejection {light_text}, "
+            f"c-jet rejection {charm_text}"
+        )
+    return (
+        "How hard b-tagging is in deeppp's detector simulation (VR track jets of the selected "
+        "large-R jets, impact-parameter tails, fakes, decays in flight, material and pile-up "
+        "included): " + "; ".join(parts) + ". deeppp's taggers see these displaced-track "
+        "features, so their rejection depends on how realistic these numbers are."
+    )
+
+
+def page_html(
+    models: Sequence[ModelQuality], book: ReferenceBook, btagging: BTagging | None = None
+) -> str:
     efficiencies = all_efficiencies(models)
     unpruned = next((m for m in models if m.family == "unpruned"), models[0] if models else None)
     body = [
@@ -495,6 +525,7 @@ def page_html(models: Sequence[ModelQuality], book: ReferenceBook) -> str:
         "magnitude that place deeppp, not as a target.</p>",
         "<h2>deeppp</h2>",
         _conditions_list(book.deeppp),
+        f"<p>{h.escape(btagging_sentence(btagging))}</p>",
     ]
     header = ["Tagger", "AUC"] + [f"1/ε<sub>B</sub> at ε<sub>S</sub> = {p} %" for p in efficiencies]
     body.append(
@@ -644,6 +675,7 @@ def build_comparison(
     reference_path: str | Path,
     out_dir: str | Path,
     pileup_mu: float,
+    btagging: BTagging | None = None,
 ) -> list[dict[str, str]]:
     """Write comparison.{html,png,csv,md,json} into ``out_dir`` (all five or none, so the page
     never mixes with an older figure); return the table rows. deeppp's pile-up condition comes
@@ -660,7 +692,7 @@ def build_comparison(
         plot_comparison(models, book, png)
         csv_path.write_text(csv_text)
         md_path.write_text(markdown)
-        page.write_text(page_html(models, book))
+        page.write_text(page_html(models, book, btagging))
         facts.write_text(json_text({"caption": rst_safe(caption_facts(models, book))}))
     return rows
 
