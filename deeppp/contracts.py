@@ -49,6 +49,8 @@ EVENT_NUMBER_BRANCH = "event_number"
 EVENTS_DIR = "events"
 FEATURES_DIR = "features"
 DATASET_DIR = "dataset"
+#: Reconstruction plots, their data captions and the b-tagging performance (``BTAGGING_FILE``).
+RECONSTRUCTION_DIR = "reconstruction"
 
 #: Dataset splits written by ``reconstruction merge`` and read by ml and firmware, in order.
 SPLITS: tuple[str, ...] = ("train", "val", "test")

@@ -7,7 +7,7 @@ from ml.settings import MLConfigError as _MLConfigError
 from ml.settings import MLSettings as _MLSettings
 from ml.settings import model_names as _ml_model_names
 from ml.settings import model_spec as _ml_model_spec
-from deeppp.contracts import BTAGGING_FILE, ML_MODEL_FILES, ML_STUDY_OUTPUTS, SPLITS, dataset_file_name
+from deeppp.contracts import BTAGGING_FILE, ML_MODEL_FILES, ML_STUDY_OUTPUTS, RECONSTRUCTION_DIR, SPLITS, dataset_file_name
 from ml.settings import study_models as _ml_study_models
 from deeppp.report.captions import btagging_facts
 from deeppp.report.layout import ml_subcategory, report_args
@@ -99,7 +99,7 @@ for _study, _files in ML_STUDY_OUTPUTS.items():
         params:
             command="summarize" if _study == "summary" else f"study {_study}",
             # the input-ranking caption states how hard b-tagging is in this detector simulation
-            btagging=btagging_facts(f"{RECONSTRUCTION_PLOT_DIR}/{BTAGGING_FILE}") if _study == "inputs" else {},
+            btagging=btagging_facts(f"{RESULTS}/{RECONSTRUCTION_DIR}/{BTAGGING_FILE}") if _study == "inputs" else {},
         log:
             f"{RESULTS}/logs/ml/study_{_study}.log",
         benchmark:

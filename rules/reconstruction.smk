@@ -6,6 +6,7 @@
 from deeppp.contracts import (
     BTAGGING_FILE,
     RECONSTRUCTION_DATA_CAPTIONS,
+    RECONSTRUCTION_DIR,
     RECONSTRUCTION_PLOTS,
     SPLITS,
     chunk_file_name,
@@ -13,7 +14,7 @@ from deeppp.contracts import (
 )
 from deeppp.report.layout import reconstruction_subcategory, report_args
 
-RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/reconstruction"
+RECONSTRUCTION_PLOT_DIR = f"{RESULTS}/{RECONSTRUCTION_DIR}"
 
 
 def features_file(process, chunk):
