@@ -219,6 +219,28 @@ def finetune_extracted(
     return sequential, names, reduced, result, diff
 
 
+def train_full(inputs: MethodInputs, net: GatedTagger, data: dict[str, Tensors]) -> FitResult:
+    """The full-network training that one-shot and prune/train/repeat prune from: plain, early
+    stopping, the shared gauge decay on the weights after the prunable units from the end of the
+    shared warm-up on (as AutoPruner applies it)."""
+    settings = inputs.settings
+    return fit_plain(
+        net,
+        data["train"],
+        data["val"],
+        settings.training,
+        inputs.seed,
+        gauge_layers=inputs.gauge_layers,
+        gauge_decay=inputs.gauge_strength,
+        gauge_from_step=settings.schedule.warmup_steps,
+        desc=f"{inputs.name} full",
+    )
+
+
+#: How the magnitude methods score a unit (recorded in their ``details``).
+MAGNITUDE_CRITERION = "node L2(in) x L2(out) / layer mean; inputs: first-layer column L2"
+
+
 @torch.no_grad()
 def magnitude_scores(net: GatedTagger, group: str) -> torch.Tensor:
     """Structured magnitude score of every unit of ``group`` (all layers concatenated).

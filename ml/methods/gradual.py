@@ -15,6 +15,7 @@ import torch
 
 from ml.gates import GatedTagger
 from ml.methods.base import (
+    MAGNITUDE_CRITERION,
     MethodInputs,
     PruningMethod,
     TrainedTagger,
@@ -103,7 +104,7 @@ def train_gradual(inputs: MethodInputs) -> TrainedTagger:
     )
     details = {
         **selection_details(inputs, kept, scores),
-        "criterion": "node L2(in) x L2(out) / layer mean; inputs: first-layer column L2",
+        "criterion": MAGNITUDE_CRITERION,
         "updates": hooks.updates,
         "extraction_max_abs_diff": diff,
     }

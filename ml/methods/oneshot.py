@@ -7,6 +7,7 @@ extract, fine-tune (``ml.schedule.finetune_epochs``)."""
 from __future__ import annotations
 
 from ml.methods.base import (
+    MAGNITUDE_CRITERION,
     MethodInputs,
     PruningMethod,
     TrainedTagger,
@@ -16,26 +17,15 @@ from ml.methods.base import (
     mask_net,
     selection_details,
     start,
+    train_full,
 )
 from ml.selection import select_by_score
-from ml.training import fit_plain
 
 
 def train_oneshot(inputs: MethodInputs) -> TrainedTagger:
-    settings = inputs.settings
     standardisation, device, data = start(inputs)
     net = mask_net(inputs, standardisation)
-    full = fit_plain(
-        net,
-        data["train"],
-        data["val"],
-        settings.training,
-        inputs.seed,
-        gauge_layers=inputs.gauge_layers,
-        gauge_decay=inputs.gauge_strength,
-        gauge_from_step=settings.schedule.warmup_steps,
-        desc=f"{inputs.name} full",
-    )
+    full = train_full(inputs, net, data)
     net = net.cpu()
     scores = magnitude_scores(net, inputs.budget.group)
     kept = select_by_score(
@@ -47,7 +37,7 @@ def train_oneshot(inputs: MethodInputs) -> TrainedTagger:
     )
     details = {
         **selection_details(inputs, kept, scores),
-        "criterion": "node L2(in) x L2(out) / layer mean; inputs: first-layer column L2",
+        "criterion": MAGNITUDE_CRITERION,
         "extraction_max_abs_diff": diff,
     }
     fits = [full] if finetune is None else [full, finetune]

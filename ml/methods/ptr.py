@@ -14,6 +14,7 @@ import torch
 
 from ml.gates import GatedTagger, extract_sequential
 from ml.methods.base import (
+    MAGNITUDE_CRITERION,
     MethodInputs,
     PruningMethod,
     TrainedTagger,
@@ -24,6 +25,7 @@ from ml.methods.base import (
     prepare,
     selection_details,
     start,
+    train_full,
 )
 from ml.selection import select_by_score
 from ml.training import FitResult, fit_plain
@@ -34,19 +36,7 @@ def train_ptr(inputs: MethodInputs) -> TrainedTagger:
     standardisation, device, data = start(inputs)
     net = mask_net(inputs, standardisation)
     group = inputs.budget.group
-    fits: list[FitResult] = [
-        fit_plain(
-            net,
-            data["train"],
-            data["val"],
-            settings.training,
-            inputs.seed,
-            gauge_layers=inputs.gauge_layers,
-            gauge_decay=inputs.gauge_strength,
-            gauge_from_step=settings.schedule.warmup_steps,
-            desc=f"{inputs.name} full",
-        )
-    ]
+    fits: list[FitResult] = [train_full(inputs, net, data)]
     sizes = list(inputs.group_sizes)
     # Which of the original units are still alive (all layers concatenated).
     alive = torch.ones(sum(sizes), dtype=torch.bool)
@@ -109,7 +99,7 @@ def train_ptr(inputs: MethodInputs) -> TrainedTagger:
     index = [inputs.feature_names.index(n) for n in names]
     details = {
         **selection_details(inputs, alive, all_scores),
-        "criterion": "node L2(in) x L2(out) / layer mean; inputs: first-layer column L2",
+        "criterion": MAGNITUDE_CRITERION,
         "steps": steps,
     }
     assert kept_feature_names(inputs, _input_mask(inputs, names)) == names
