@@ -42,13 +42,9 @@ from deeppp.contracts import TRACK_JETS_TREE
 from generation import chunk_seed, generate_chunk
 from reconstruction import plots, reconstruct_chunk
 from reconstruction.labels import FLAVOUR_B, FLAVOUR_C, FLAVOUR_LIGHT
+from reconstruction.plots import ATLAS_DL1R  # EPJC 83 (2023) 681, with its quote
 
 SEED = 5150
-#: ATLAS, "ATLAS flavour-tagging algorithms for the LHC Run 2 pp collision dataset",
-#: Eur. Phys. J. C 83 (2023) 681, arXiv:2211.16345, abstract: "At the 77% b-jet identification
-#: efficiency operating point, light-jet (charm-jet) rejection factors of 170 (5) are achieved in
-#: a sample of simulated Standard Model ttbar events".
-ATLAS_DL1R = {"b_efficiency": 0.77, "light_rejection": 170.0, "c_rejection": 5.0}
 FLAVOURS = ((FLAVOUR_B, "b"), (FLAVOUR_C, "c"), (FLAVOUR_LIGHT, "light"))
 
 

@@ -87,16 +87,12 @@ def btagging_facts(path: str | Path) -> Callable[..., dict[str, Any]]:
     ``{tagger, b_efficiency, light_rejection, c_rejection}`` (rejections may be ``None``)."""
 
     def facts(wildcards: Any) -> dict[str, Any]:
-        try:
-            document = json.loads(Path(path).read_text())
-        except FileNotFoundError:
+        from deeppp.report.results import read_btagging  # the one reader of that file
+
+        performance = read_btagging(path)
+        if performance is None:
             return {}
-        except (OSError, json.JSONDecodeError) as err:
-            raise DeepppError(f"{path}: cannot read the b-tagging performance ({err})") from err
-        rows = document.get("taggers") if isinstance(document, dict) else None
-        if not isinstance(rows, list):
-            raise DeepppError(f"{path}: expected a list of taggers under 'taggers'")
         keys = ("tagger", "b_efficiency", "light_rejection", "c_rejection")
-        return rst_safe({"taggers": [{k: row.get(k) for k in keys} for row in rows]})
+        return rst_safe({"taggers": [{k: row.get(k) for k in keys} for row in performance.rows]})
 
     return facts
